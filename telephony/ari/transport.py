@@ -1,0 +1,172 @@
+"""HTTP transport for ARI: one pooled session, query encoding, error mapping.
+
+Kept apart from `rest.py` so the resource methods there read as a plain list
+of ARI operations.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self, TypeVar
+from urllib.parse import quote
+
+import aiohttp
+import yarl
+from pydantic import BaseModel, ValidationError
+
+from telephony.ari.errors import AriError, AriUnavailable, error_for_status
+
+# Scalars ARI takes in the query string; lists are comma-joined (ARI's form for
+# "allowMultiple" parameters: a repeated key would overwrite, not append).
+QueryValue = str | int | float | bool | list[str] | None
+
+_ERROR_BODY_CAP = 500
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def seg(value: str) -> str:
+    """One path segment, escaped (ids may hold characters like '/' or '@')."""
+    return quote(value, safe="")
+
+
+def encode_query(params: Mapping[str, QueryValue]) -> dict[str, str]:
+    """ARI query string: None dropped, bools as true/false, lists comma-joined."""
+    out: dict[str, str] = {}
+    for key, value in params.items():
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, list):
+            out[key] = ",".join(value)
+        else:
+            out[key] = str(value)
+    return out
+
+
+class AriTransport:
+    """Owns the aiohttp session and turns HTTP outcomes into values or AriErrors."""
+
+    def __init__(self, base_url: str, username: str, password: str, *, timeout: float = 5.0):
+        url = yarl.URL(base_url)
+        if url.user or url.password:
+            # aiohttp would refuse it anyway; refuse early without echoing it.
+            raise ValueError("base_url must not contain credentials; pass username/password")
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError(f"base_url must be http(s)://host:port, got scheme {url.scheme!r}")
+        self._base = str(url).rstrip("/") + "/ari"
+        self._auth = aiohttp.BasicAuth(username, password)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The ARI root, e.g. http://127.0.0.1:8088/ari."""
+        return self._base
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Lazy: a ClientSession must be created inside the running loop.
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(auth=self._auth, timeout=self._timeout)
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, QueryValue] | None = None,
+        *,
+        variables: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Call ARI; return the decoded JSON body, or None when there is none.
+
+        `path` is relative to /ari and already escaped (see `seg`).
+        """
+        url = yarl.URL(self._base + path, encoded=True)
+        body = {"variables": dict(variables)} if variables is not None else None
+        try:
+            async with self._get_session().request(
+                method, url, params=encode_query(params or {}), json=body
+            ) as resp:
+                status = resp.status
+                text = await resp.text()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            detail = str(exc) or type(exc).__name__
+            raise AriUnavailable(
+                f"Asterisk unreachable: {detail}", method=method, path=path
+            ) from exc
+        if status >= 400:
+            raise error_for_status(status, _error_message(text), method=method, path=path)
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise AriError(
+                f"response is not JSON: {text[:_ERROR_BODY_CAP]!r}",
+                status=status,
+                method=method,
+                path=path,
+            ) from exc
+
+    async def _one(
+        self,
+        model: type[M],
+        method: str,
+        path: str,
+        params: Mapping[str, QueryValue] | None = None,
+        *,
+        variables: Mapping[str, str] | None = None,
+    ) -> M:
+        data = await self.request(method, path, params, variables=variables)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise AriError(
+                f"unexpected {model.__name__} in response: {exc.error_count()} error(s)",
+                method=method,
+                path=path,
+            ) from exc
+
+    async def _many(self, model: type[M], path: str) -> list[M]:
+        data = await self.request("GET", path)
+        if not isinstance(data, list):
+            raise AriError(f"expected a list of {model.__name__}", method="GET", path=path)
+        try:
+            return [model.model_validate(item) for item in data]
+        except ValidationError as exc:
+            raise AriError(
+                f"unexpected {model.__name__} in list: {exc.error_count()} error(s)",
+                method="GET",
+                path=path,
+            ) from exc
+
+
+def _error_message(text: str) -> str:
+    """Asterisk's `{"message": ...}` if present, else the body, shortened."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("message"), str):
+        return str(data["message"])
+    return text[:_ERROR_BODY_CAP] or "(empty body)"

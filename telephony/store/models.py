@@ -1,0 +1,116 @@
+"""Database tables. Changing them means adding an Alembic revision under migrations/versions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    CheckConstraint,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+OUTCOMES = ("answered", "abandoned", "no_agent", "failed")
+HANGUP_BY = ("caller", "agent", "system")
+
+# Named constraints so SQLite batch migrations can find and alter them later.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in and out, on every backend.
+
+    SQLite has no time zone type and hands back naive values; PostgreSQL's
+    timestamptz hands back the session's zone. Naive input is refused rather
+    than guessed at.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError(f"naive datetime {value!r}: pass a timezone-aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Agent(Base):
+    __tablename__ = "agents"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    endpoint: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Contact(Base):
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # NULL is allowed by the spec but never written: anonymous callers get no contact.
+    number_e164: Mapped[str | None] = mapped_column(String(16), unique=True)
+    name: Mapped[str] = mapped_column(String(80))
+    first_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen: Mapped[datetime] = mapped_column(UTCDateTime())
+    call_count: Mapped[int] = mapped_column(Integer)
+
+
+class Call(Base):
+    __tablename__ = "calls"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN ('answered', 'abandoned', 'no_agent', 'failed')",
+            name="outcome",
+        ),
+        CheckConstraint(
+            "hangup_by IS NULL OR hangup_by IN ('caller', 'agent', 'system')",
+            name="hangup_by",
+        ),
+        Index("ix_calls_arrived_at", "arrived_at"),
+        Index("ix_calls_caller_number", "caller_number"),
+        Index("ix_calls_ended_at", "ended_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    did: Mapped[str] = mapped_column(String(80))
+    caller_number_raw: Mapped[str] = mapped_column(String(80))
+    caller_number: Mapped[str | None] = mapped_column(String(16))
+    caller_name: Mapped[str] = mapped_column(String(80))
+    contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id", ondelete="SET NULL"))
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"))
+    caller_channel_id: Mapped[str] = mapped_column(String(128))
+    agent_channel_id: Mapped[str | None] = mapped_column(String(128))
+    bridge_id: Mapped[str | None] = mapped_column(String(128))
+    recording_name: Mapped[str | None] = mapped_column(String(255))
+    arrived_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ringing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    outcome: Mapped[str | None] = mapped_column(String(16))
+    hangup_by: Mapped[str | None] = mapped_column(String(16))
