@@ -80,8 +80,10 @@ def host_asterisk() -> AsteriskInstall | None:
         return None
     mod_dirs = ["/usr/lib/x86_64-linux-gnu/asterisk/modules", "/usr/lib/asterisk/modules"]
     mod_dir = next((d for d in mod_dirs if Path(d).is_dir()), mod_dirs[-1])
-    data_dir = "/usr/share/asterisk" if Path("/usr/share/asterisk/sounds").is_dir() else (
-        "/var/lib/asterisk"
+    data_dir = (
+        "/usr/share/asterisk"
+        if Path("/usr/share/asterisk/sounds").is_dir()
+        else ("/var/lib/asterisk")
     )
     return AsteriskInstall(root=None, mod_dir=mod_dir, data_dir=data_dir)
 

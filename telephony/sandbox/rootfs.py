@@ -65,9 +65,7 @@ def is_complete(root: Path) -> bool:
     return marker.is_file() and marker.read_text().strip() == ",".join(PACKAGES)
 
 
-def ensure_root(
-    base: Path | None = None, *, progress: Callable[[str], None] = _say
-) -> Path:
+def ensure_root(base: Path | None = None, *, progress: Callable[[str], None] = _say) -> Path:
     """Return a finished Asterisk root, building it first if needed (about a minute)."""
     base = base or cache_dir()
     root = base / "asterisk-root"

@@ -1,0 +1,169 @@
+"""What flows into and out of the pure call policies.
+
+Events are facts the adapter observed (translated from ARI); commands are what the
+policy wants done. Both are frozen and reject unknown fields: they are our own
+messages, unlike Asterisk's, which are parsed tolerantly in `telephony.ari`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Message(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+# --- events -------------------------------------------------------------------
+
+
+class AgentReserved(Message):
+    """The agent pool reserved this agent for the call (answer to `ReserveAgent`)."""
+
+    agent_id: str
+    endpoint: str
+
+
+class NoAgentAvailable(Message):
+    pass
+
+
+class AgentRinging(Message):
+    channel_id: str
+
+
+class AgentAnswered(Message):
+    channel_id: str
+
+
+class AgentLegEnded(Message):
+    """The agent's leg is gone: rejected, unreachable, or hung up after answering."""
+
+    channel_id: str
+    reason: str = ""
+
+
+class CallerHungUp(Message):
+    pass
+
+
+class TimerFired(Message):
+    key: str
+
+
+class ActionFailed(Message):
+    """A command could not be carried out; `what` names it for the log."""
+
+    what: str
+    detail: str = ""
+
+
+CallEvent = (
+    AgentReserved
+    | NoAgentAvailable
+    | AgentRinging
+    | AgentAnswered
+    | AgentLegEnded
+    | CallerHungUp
+    | TimerFired
+    | ActionFailed
+)
+
+
+# --- commands -----------------------------------------------------------------
+
+
+class RingCaller(Message):
+    """Send ringing to the caller (a SIP 180: the caller's side plays its own ringback)."""
+
+    channel_id: str
+
+
+class AnswerCaller(Message):
+    channel_id: str
+
+
+class ReserveAgent(Message):
+    """Ask the pool for an available agent, not one of `exclude`."""
+
+    exclude: tuple[str, ...] = ()
+
+
+class ReleaseAgent(Message):
+    agent_id: str
+    missed: bool = False
+
+
+class DialAgent(Message):
+    agent_id: str
+    endpoint: str
+    channel_id: str
+
+
+class HangupChannel(Message):
+    channel_id: str
+    reason: Literal["normal", "busy", "congestion", "no_answer"] = "normal"
+
+
+class BridgeCall(Message):
+    """Put caller and agent into one mixing bridge."""
+
+    bridge_id: str
+    channel_ids: tuple[str, ...]
+
+
+class StartRecording(Message):
+    bridge_id: str
+    name: str
+
+
+class DestroyBridge(Message):
+    bridge_id: str
+
+
+class ReturnToDialplan(Message):
+    """Hand the caller back to the dialplan at `label` (served there, never stranded)."""
+
+    channel_id: str
+    label: str
+
+
+class StartTimer(Message):
+    key: str
+    at: datetime
+
+
+class CancelTimer(Message):
+    key: str
+
+
+class RecordFacts(Message):
+    """Persist these fields of the call record."""
+
+    fields: dict[str, Any]
+
+
+class EndCall(Message):
+    outcome: Literal["answered", "abandoned", "no_agent", "failed"]
+    hangup_by: Literal["caller", "agent", "system"]
+
+
+Command = (
+    RingCaller
+    | AnswerCaller
+    | ReserveAgent
+    | ReleaseAgent
+    | DialAgent
+    | HangupChannel
+    | BridgeCall
+    | StartRecording
+    | DestroyBridge
+    | ReturnToDialplan
+    | StartTimer
+    | CancelTimer
+    | RecordFacts
+    | EndCall
+)
