@@ -7,12 +7,11 @@ Asterisk replays nothing after a drop, so the consumer rebuilds its state in
 from __future__ import annotations
 
 import asyncio
-import base64
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, Literal, Protocol, TypeVar
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import structlog
 import websockets
@@ -21,6 +20,7 @@ from websockets.asyncio.client import ClientConnection
 
 from telephony.ari.errors import EventParseError
 from telephony.ari.models import Event, parse_event
+from telephony.ari.transport import basic_auth
 
 State = Literal["connecting", "connected", "disconnected"]
 T = TypeVar("T")
@@ -79,8 +79,7 @@ class AriEventStream:
                 f"need 0 < backoff_initial <= backoff_max, got {backoff_initial}, {backoff_max}"
             )
         self._url = events_url(base_url, app)
-        token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-        self._headers = {"Authorization": f"Basic {token}"}
+        self._headers = {"Authorization": basic_auth(username, password)}
         self._on_event = on_event
         self._on_connect = on_connect
         self._on_disconnect = on_disconnect
@@ -134,8 +133,8 @@ class AriEventStream:
                         break  # stop() arrived while connecting
                     attempt, outage_reported = 0, False
                     error = await self._session(ws)
-                    if self._stop.is_set():
-                        break
+                if self._stop.is_set():
+                    break
                 self._state = "disconnected"
                 if not outage_reported:
                     outage_reported = True
@@ -152,9 +151,6 @@ class AriEventStream:
                 await self._until_stopped(asyncio.sleep(delay))
         finally:
             self._state = "disconnected"
-            ws, self._ws = self._ws, None
-            if ws is not None:
-                await ws.close()
             self._done.set()
 
     async def stop(self) -> None:
@@ -179,7 +175,6 @@ class AriEventStream:
             ping_interval=self._ping_interval,
             ping_timeout=self._ping_timeout,
             close_timeout=self._close_timeout,
-            max_size=2**24,  # a /channels-heavy event can exceed the 1 MiB default
             logger=self._ws_logger,
         )
 
@@ -196,6 +191,7 @@ class AriEventStream:
             return _describe(exc)
         finally:
             self._ws = None
+            await ws.close()  # no-op if already closed; frees it if we were cancelled
         return f"closed by peer (code {ws.close_code}, reason {ws.close_reason!r})"
 
     async def _dispatch(self, raw: str | bytes) -> None:
@@ -221,8 +217,8 @@ class AriEventStream:
 
     async def _until_stopped(self, coro: Coroutine[Any, Any, T]) -> T | None:
         """Await `coro` unless stop() comes first (then cancel it, return None)."""
-        work = asyncio.ensure_future(coro)
-        stopped = asyncio.ensure_future(self._stop.wait())
+        work = asyncio.create_task(coro)
+        stopped = asyncio.create_task(self._stop.wait())
         try:
             await asyncio.wait({work, stopped}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -249,7 +245,7 @@ def events_url(base_url: str, app: str) -> str:
     if url.scheme not in schemes or not url.host:
         raise ValueError(f"base_url must be http(s)://host:port, got scheme {url.scheme!r}")
     root = str(url.with_scheme(schemes[url.scheme]).with_query(None)).rstrip("/")
-    return f"{root}/ari/events?" + urlencode({"app": app, "subscribeAll": "false"})
+    return f"{root}/ari/events?" + urlencode({"app": app, "subscribeAll": "false"}, quote_via=quote)
 
 
 def _cap(raw: str | bytes, cap: int) -> str:

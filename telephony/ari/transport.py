@@ -6,6 +6,7 @@ of ARI operations.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Mapping
 from types import TracebackType
@@ -32,6 +33,14 @@ def seg(value: str) -> str:
     return quote(value, safe="")
 
 
+def basic_auth(username: str, password: str) -> str:
+    """`Authorization` header value (aiohttp.BasicAuth is deprecated in 3.14)."""
+    if ":" in username:
+        raise ValueError("ARI username must not contain ':'")
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
 def encode_query(params: Mapping[str, QueryValue]) -> dict[str, str]:
     """ARI query string: None dropped, bools as true/false, lists comma-joined."""
     out: dict[str, str] = {}
@@ -50,7 +59,9 @@ def encode_query(params: Mapping[str, QueryValue]) -> dict[str, str]:
 class AriTransport:
     """Owns the aiohttp session and turns HTTP outcomes into values or AriErrors."""
 
-    def __init__(self, base_url: str, username: str, password: str, *, timeout: float = 5.0):
+    def __init__(
+        self, base_url: str, username: str, password: str, *, timeout: float = 5.0
+    ) -> None:
         url = yarl.URL(base_url)
         if url.user or url.password:
             # aiohttp would refuse it anyway; refuse early without echoing it.
@@ -58,7 +69,7 @@ class AriTransport:
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError(f"base_url must be http(s)://host:port, got scheme {url.scheme!r}")
         self._base = str(url).rstrip("/") + "/ari"
-        self._auth = aiohttp.BasicAuth(username, password)
+        self._headers = {"Authorization": basic_auth(username, password)}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
 
@@ -70,7 +81,7 @@ class AriTransport:
     def _get_session(self) -> aiohttp.ClientSession:
         # Lazy: a ClientSession must be created inside the running loop.
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(auth=self._auth, timeout=self._timeout)
+            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
         return self._session
 
     async def close(self) -> None:
