@@ -23,7 +23,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(80), nullable=False),
         sa.Column("endpoint", sa.String(200), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_agents"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_agents")),
     )
     op.create_table(
         "contacts",
@@ -33,8 +33,8 @@ def upgrade() -> None:
         sa.Column("first_seen", sa.DateTime(timezone=True), nullable=False),
         sa.Column("last_seen", sa.DateTime(timezone=True), nullable=False),
         sa.Column("call_count", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_contacts"),
-        sa.UniqueConstraint("number_e164", name="uq_contacts_number_e164"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_contacts")),
+        sa.UniqueConstraint("number_e164", name=op.f("uq_contacts_number_e164")),
     )
     op.create_table(
         "calls",
@@ -55,26 +55,26 @@ def upgrade() -> None:
         sa.Column("ended_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("outcome", sa.String(16), nullable=True),
         sa.Column("hangup_by", sa.String(16), nullable=True),
-        sa.PrimaryKeyConstraint("id", name="pk_calls"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_calls")),
         sa.ForeignKeyConstraint(
             ["contact_id"],
             ["contacts.id"],
-            name="fk_calls_contact_id_contacts",
+            name=op.f("fk_calls_contact_id_contacts"),
             ondelete="SET NULL",
         ),
-        sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], name="fk_calls_agent_id_agents"),
+        sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], name=op.f("fk_calls_agent_id_agents")),
         sa.CheckConstraint(
             "outcome IS NULL OR outcome IN ('answered', 'abandoned', 'no_agent', 'failed')",
-            name="ck_calls_outcome",
+            name=op.f("ck_calls_outcome"),
         ),
         sa.CheckConstraint(
             "hangup_by IS NULL OR hangup_by IN ('caller', 'agent', 'system')",
-            name="ck_calls_hangup_by",
+            name=op.f("ck_calls_hangup_by"),
         ),
     )
-    op.create_index("ix_calls_arrived_at", "calls", ["arrived_at"])
-    op.create_index("ix_calls_caller_number", "calls", ["caller_number"])
-    op.create_index("ix_calls_ended_at", "calls", ["ended_at"])
+    op.create_index(op.f("ix_calls_arrived_at"), "calls", ["arrived_at"])
+    op.create_index(op.f("ix_calls_caller_number"), "calls", ["caller_number"])
+    op.create_index(op.f("ix_calls_ended_at"), "calls", ["ended_at"])
 
 
 def downgrade() -> None:

@@ -1,0 +1,129 @@
+"""Carries out the policy's commands: ARI requests, the agent pool, the call store.
+
+"404 from ARI means the channel is gone": hanging up or destroying something that no
+longer exists is success. A request that fails in a way that leaves the call unsafe
+(bridging) becomes an `ActionFailed` event, and the policy hands the caller back to
+the dialplan rather than stranding them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+import structlog
+
+from telephony.ari import AriError, AriRest, NotFound
+from telephony.calls.agents import AgentPool
+from telephony.calls.session import CallSession
+from telephony.policy import messages as m
+from telephony.store.repo import CallStore
+
+log = structlog.get_logger("telephony.calls")
+
+_HANGUP_REASONS = {"normal": "normal", "busy": "busy", "congestion": "congestion",
+                   "no_answer": "no_answer"}
+
+
+class CommandExecutor:
+    def __init__(
+        self,
+        *,
+        rest: AriRest,
+        store: CallStore,
+        pool: AgentPool,
+        app: str,
+        clock: Callable[[], datetime],
+        on_end: Callable[[CallSession], None],
+        on_agent_channel: Callable[[CallSession, str], None],
+        recording_format: str = "wav",
+    ) -> None:
+        self._rest = rest
+        self._store = store
+        self._pool = pool
+        self._app = app
+        self._clock = clock
+        self._on_end = on_end
+        self._on_agent_channel = on_agent_channel
+        self._recording_format = recording_format
+
+    async def execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
+        try:
+            return await self._execute(session, command)
+        except NotFound:
+            log.info("call.command_target_gone", command=type(command).__name__)
+            return None
+        except AriError as error:
+            log.error("call.command_failed", command=type(command).__name__, error=str(error))
+            if isinstance(command, m.DialAgent):
+                return m.AgentLegEnded(channel_id=command.channel_id, reason="dial_failed")
+            if isinstance(command, m.BridgeCall):
+                return m.ActionFailed(what="bridge", detail=str(error))
+            return None
+
+    async def _execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
+        rest = self._rest
+        match command:
+            case m.RingCaller(channel_id=channel):
+                await rest.ring(channel)
+            case m.AnswerCaller(channel_id=channel):
+                await rest.answer(channel)
+            case m.ReserveAgent(exclude=exclude):
+                slot = self._pool.reserve(session.call_id, exclude)
+                if slot is None:
+                    return m.NoAgentAvailable()
+                return m.AgentReserved(agent_id=slot.agent_id, endpoint=slot.endpoint)
+            case m.ReleaseAgent(agent_id=agent, missed=missed):
+                self._pool.release(agent, self._clock(), missed=missed)
+            case m.DialAgent(agent_id=agent, endpoint=endpoint, channel_id=channel):
+                log.info("call.dial_agent", agent_id=agent, endpoint=endpoint)
+                self._on_agent_channel(session, channel)  # before any of its events arrive
+                await rest.create_channel(
+                    endpoint,
+                    app=self._app,
+                    app_args=f"agent,{session.call_id}",
+                    channel_id=channel,
+                    originator=session.caller_channel,
+                )
+                await rest.dial(channel)
+            case m.HangupChannel(channel_id=channel, reason=reason):
+                await rest.hangup(channel, reason=_HANGUP_REASONS[reason])
+            case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
+                await rest.create_bridge(type="mixing", bridge_id=bridge, name=session.call_id)
+                await rest.add_channel(bridge, list(channels))
+                session.answered_at = self._clock()
+            case m.StartRecording(bridge_id=bridge, name=name):
+                await self._start_recording(bridge, name)
+            case m.DestroyBridge(bridge_id=bridge):
+                await rest.destroy_bridge(bridge)
+            case m.ReturnToDialplan(channel_id=channel, label=label):
+                await rest.continue_in_dialplan(channel, label=label)
+            case m.StartTimer(key=key, at=at):
+                session.start_timer(key, at)
+            case m.CancelTimer(key=key):
+                session.cancel_timer(key)
+            case m.RecordFacts(fields=fields):
+                await self._store_update(session, fields)
+            case m.EndCall(outcome=outcome, hangup_by=hangup_by):
+                log.info("call.end", outcome=outcome, hangup_by=hangup_by)
+                await self._store_update(
+                    session, {"ended_at": self._clock(), "outcome": outcome, "hangup_by": hangup_by}
+                )
+                self._on_end(session)
+        return None
+
+    async def _start_recording(self, bridge: str, name: str) -> None:
+        try:
+            await self._rest.record_bridge(
+                bridge, name, format=self._recording_format, if_exists="overwrite"
+            )
+        except AriError as error:
+            # The call goes on; a missing recording is flagged, never silently skipped.
+            log.error("recording.start_failed", bridge_id=bridge, error=str(error))
+
+    async def _store_update(self, session: CallSession, fields: dict[str, Any]) -> None:
+        try:
+            await self._store.update_call(session.call_id, **fields)
+        except Exception as error:  # a storage fault must not drop the live call
+            log.error("store.update_failed", fields=sorted(fields), error=repr(error))

@@ -1,0 +1,284 @@
+"""Routes ARI events to the call they belong to, and rebuilds calls after a reconnect.
+
+Each call is a `CallSession` with its own task; this module only translates Asterisk's
+events into the policy's events and enqueues them, so one slow call never delays
+another. After every (re)connect the calls are reconciled with what Asterisk has:
+events lost while the socket was down are replaced by what `/channels` and `/bridges`
+show now, calls of an earlier process are adopted, orphans are removed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import structlog
+
+from telephony.ari import (
+    AriError,
+    AriRest,
+    Bridge,
+    Channel,
+    ChannelDestroyed,
+    Dial,
+    Event,
+    StasisEnd,
+    StasisStart,
+)
+from telephony.calls.agents import AgentPool
+from telephony.calls.executor import CommandExecutor
+from telephony.calls.session import CallSession
+from telephony.numbers import normalise_number
+from telephony.policy import messages as m
+from telephony.policy.inbound import InboundPolicy, Phase
+from telephony.store.repo import CallRecord, CallStore
+
+log = structlog.get_logger("telephony.calls")
+
+_DIAL_ENDED = {"BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION", "CANCEL", "DONTCALL", "TORTURE"}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_call_id(now: datetime) -> str:
+    """Sortable by arrival, unique without coordination."""
+    return f"{now:%Y%m%d%H%M%S}-{secrets.token_hex(4)}"
+
+
+class CallService:
+    def __init__(
+        self,
+        *,
+        rest: AriRest,
+        store: CallStore,
+        pool: AgentPool,
+        policy: InboundPolicy,
+        app: str,
+        default_region: str,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._rest = rest
+        self._store = store
+        self._pool = pool
+        self._policy = policy
+        self._app = app
+        self._region = default_region
+        self._clock = clock
+        self._sessions: dict[str, CallSession] = {}
+        self._by_channel: dict[str, CallSession] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._executor = CommandExecutor(
+            rest=rest, store=store, pool=pool, app=app, clock=clock, on_end=self._forget,
+            on_agent_channel=self.track_agent_channel,
+        )
+
+    # --- events -----------------------------------------------------------------
+
+    async def on_event(self, event: Event) -> None:
+        if isinstance(event, StasisStart):
+            if event.args[:1] == ["inbound"]:
+                did = event.args[1] if len(event.args) > 1 else ""
+                self._arrive(event.channel, did or _exten(event.channel))
+            return  # agent legs are known already: we chose their channel ids
+        if isinstance(event, Dial):
+            self._dial_progress(event)
+        elif isinstance(event, StasisEnd | ChannelDestroyed):
+            self._channel_gone(event.channel.id, getattr(event, "cause_txt", ""))
+
+    def _dial_progress(self, event: Dial) -> None:
+        channel = event.peer.id
+        session = self._by_channel.get(channel)
+        if session is None:
+            return
+        status = event.dialstatus.upper()
+        if status == "RINGING":
+            session.feed(m.AgentRinging(channel_id=channel))
+        elif status == "ANSWER":
+            session.feed(m.AgentAnswered(channel_id=channel))
+        elif status in _DIAL_ENDED:
+            session.feed(m.AgentLegEnded(channel_id=channel, reason=status.lower()))
+
+    def _channel_gone(self, channel: str, reason: str) -> None:
+        session = self._by_channel.get(channel)
+        if session is None:
+            return
+        if channel == session.caller_channel:
+            session.feed(m.CallerHungUp())
+        else:
+            session.feed(m.AgentLegEnded(channel_id=channel, reason=reason or "hangup"))
+
+    # --- sessions -----------------------------------------------------------------
+
+    def _arrive(self, channel: Channel, did: str, call_id: str | None = None) -> None:
+        now = self._clock()
+        session = self._session(
+            call_id or new_call_id(now),
+            channel,
+            did,
+            arrived_at=now,
+        )
+        self._spawn(self._record_arrival_then_run(session, channel, fresh=call_id is None))
+
+    def _session(
+        self, call_id: str, channel: Channel, did: str, *, arrived_at: datetime
+    ) -> CallSession:
+        session = CallSession(
+            call_id=call_id,
+            caller_channel=channel.id,
+            did=did,
+            caller_number=normalise_number(channel.caller.number, self._region),
+            caller_name=channel.caller.name,
+            arrived_at=arrived_at,
+            policy=self._policy,
+            executor=self._executor,
+            clock=self._clock,
+        )
+        self._sessions[call_id] = session
+        self._by_channel[channel.id] = session
+        return session
+
+    async def _record_arrival_then_run(
+        self, session: CallSession, channel: Channel, *, fresh: bool
+    ) -> None:
+        if fresh:
+            try:
+                await self._store.call_arrived(
+                    call_id=session.call_id,
+                    did=session.did,
+                    caller_number_raw=channel.caller.number,
+                    caller_name_raw=channel.caller.name,
+                    caller_channel_id=channel.id,
+                    arrived_at=session.arrived_at,
+                )
+            except Exception as error:  # the caller is served even if storage fails
+                log.error("store.arrival_failed", call_id=session.call_id, error=repr(error))
+        await session.run()
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("call.task_crashed", error=repr(task.exception()), exc_info=task.exception())
+
+    def _forget(self, session: CallSession) -> None:
+        self._sessions.pop(session.call_id, None)
+        for channel, owner in list(self._by_channel.items()):
+            if owner is session:
+                del self._by_channel[channel]
+
+    def track_agent_channel(self, session: CallSession, channel: str) -> None:
+        self._by_channel[channel] = session
+
+    def live_calls(self) -> list[dict[str, Any]]:
+        return [s.snapshot() for s in self._sessions.values() if not s.ended]
+
+    async def close(self) -> None:
+        """Stop our tasks; the calls themselves go on in Asterisk and are adopted later."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- reconcile ------------------------------------------------------------------
+
+    async def on_connect(self) -> None:
+        """Rebuild state from Asterisk: lost hangups, calls of an earlier process, orphans."""
+        try:
+            channels = {c.id: c for c in await self._rest.list_channels()}
+            bridges = {b.id: b for b in await self._rest.list_bridges()}
+            app = await self._rest.get_application(self._app)
+            open_calls = await self._store.open_calls()
+        except (AriError, OSError) as error:
+            log.error("reconcile.failed", error=str(error))
+            return
+        for session in list(self._sessions.values()):
+            self._catch_up(session, channels)
+        for record in open_calls:
+            if record.id not in self._sessions:
+                await self._adopt_or_close(record, channels, bridges)
+        await self._remove_orphans(set(app.channel_ids), set(app.bridge_ids), channels)
+        log.info(
+            "reconcile.done", live_calls=len(self._sessions), channels=len(app.channel_ids)
+        )
+
+    def _catch_up(self, session: CallSession, channels: dict[str, Channel]) -> None:
+        state = session.state
+        if session.caller_channel not in channels:
+            session.feed(m.CallerHungUp())
+        elif state is not None and state.agent_channel and state.agent_channel not in channels:
+            session.feed(m.AgentLegEnded(channel_id=state.agent_channel, reason="gone"))
+
+    async def _adopt_or_close(
+        self, record: CallRecord, channels: dict[str, Channel], bridges: dict[str, Bridge]
+    ) -> None:
+        caller = channels.get(record.caller_channel_id)
+        bridge = bridges.get(record.bridge_id or "")
+        agent_channel = record.agent_channel_id
+        bridged = (
+            caller is not None
+            and bridge is not None
+            and record.agent_id is not None
+            and agent_channel is not None
+            and {caller.id, agent_channel} <= set(bridge.channels)
+            and self._pool.get(record.agent_id) is not None
+        )
+        if bridged:
+            assert caller is not None and record.agent_id and agent_channel and bridge
+            session = self._session(record.id, caller, record.did, arrived_at=record.arrived_at)
+            session.answered_at = record.answered_at
+            self._by_channel[agent_channel] = session
+            self._pool.mark_busy(record.agent_id, record.id)
+            state = self._policy.adopt_talking(
+                record.id, caller.id, record.agent_id, agent_channel, bridge.id
+            )
+            self._spawn(session.run(initial=state))
+            log.info("reconcile.adopted", call_id=record.id)
+        elif caller is not None and record.answered_at is None:
+            log.info("reconcile.restart_offer", call_id=record.id)
+            self._arrive(caller, record.did, call_id=record.id)
+        else:
+            outcome = "answered" if record.answered_at else "abandoned"
+            log.info("reconcile.closed", call_id=record.id, outcome=outcome)
+            await self._store.update_call(
+                record.id, ended_at=self._clock(), outcome=outcome, hangup_by="system"
+            )
+            if caller is not None:  # answered, but its bridge or agent is gone
+                await self._quietly(self._rest.hangup(caller.id))
+
+    async def _remove_orphans(
+        self, app_channels: set[str], app_bridges: set[str], channels: dict[str, Channel]
+    ) -> None:
+        known_bridges = {s.state.bridge_id for s in self._sessions.values() if s.state}
+        for channel in app_channels - set(self._by_channel):
+            if "-agent-" in channel:
+                log.info("reconcile.orphan_agent_leg", channel_id=channel)
+                await self._quietly(self._rest.hangup(channel))
+            elif channel in channels:
+                # A caller in our app that no call owns: serve it rather than drop it.
+                log.info("reconcile.orphan_caller", channel_id=channel)
+                self._arrive(channels[channel], _exten(channels[channel]))
+        for bridge in app_bridges - known_bridges:
+            log.info("reconcile.orphan_bridge", bridge_id=bridge)
+            await self._quietly(self._rest.destroy_bridge(bridge))
+
+    async def _quietly(self, request: Any) -> None:
+        try:
+            await request
+        except AriError as error:
+            log.info("reconcile.cleanup_skipped", error=str(error))
+
+    def phase_of(self, call_id: str) -> Phase | None:
+        session = self._sessions.get(call_id)
+        return session.state.phase if session and session.state else None
+
+
+def _exten(channel: Channel) -> str:
+    return channel.dialplan.exten if channel.dialplan else ""

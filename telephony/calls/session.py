@@ -1,0 +1,138 @@
+"""One call's own task: its events in order, through the policy, commands carried out.
+
+A session never waits for another call: each has its queue and task, and `feed` only
+enqueues. Commands whose answer is itself an event (the agent pool's reservation, a
+failed ARI request) feed that answer back before the next queued event, so nothing
+else can slip in between a question and its answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+
+from telephony.policy.inbound import CallState, InboundPolicy, Phase, PolicyError
+from telephony.policy.messages import CallEvent, Command, TimerFired
+
+log = structlog.get_logger("telephony.calls")
+
+
+class Executor(Protocol):
+    async def execute(self, session: CallSession, command: Command) -> CallEvent | None: ...
+
+
+class CallSession:
+    def __init__(
+        self,
+        *,
+        call_id: str,
+        caller_channel: str,
+        did: str,
+        caller_number: str | None,
+        caller_name: str,
+        arrived_at: datetime,
+        policy: InboundPolicy,
+        executor: Executor,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.call_id = call_id
+        self.caller_channel = caller_channel
+        self.did = did
+        self.caller_number = caller_number
+        self.caller_name = caller_name
+        self.arrived_at = arrived_at
+        self.answered_at: datetime | None = None
+        self.state: CallState | None = None
+        self._policy = policy
+        self._executor = executor
+        self._clock = clock
+        self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.done = asyncio.Event()
+
+    @property
+    def ended(self) -> bool:
+        return self.state is not None and self.state.phase is Phase.ENDED
+
+    def feed(self, event: CallEvent) -> None:
+        self._queue.put_nowait(event)
+
+    async def run(self, initial: CallState | None = None) -> None:
+        """Start the call (or resume an adopted one) and process its events to the end."""
+        structlog.contextvars.bind_contextvars(
+            call_id=self.call_id, channel_id=self.caller_channel
+        )
+        try:
+            if initial is None:
+                state, commands = self._policy.start(
+                    self.call_id, self.caller_channel, self._clock()
+                )
+                self.state = state
+                log.info("call.start", did=self.did, phase=state.phase)
+                await self._apply(*await self._execute_all(commands))
+            else:
+                self.state = initial
+                log.info("call.adopted", phase=initial.phase)
+            while not self.ended:
+                await self._apply(await self._queue.get())
+        finally:
+            for handle in self._timers.values():
+                handle.cancel()
+            self._timers.clear()
+            self.done.set()
+
+    async def _apply(self, *events: CallEvent) -> None:
+        pending: deque[CallEvent] = deque(events)
+        while pending and self.state is not None:
+            current = pending.popleft()
+            before = self.state.phase
+            try:
+                self.state, commands = self._policy.decide(self.state, current, self._clock())
+            except PolicyError as error:
+                log.error("call.policy_error", error=str(error), phase=before)
+                continue
+            if self.state.phase is not before:
+                log.info(
+                    "call.transition", from_=before, trigger=type(current).__name__,
+                    to=self.state.phase,
+                )
+            pending.extend(await self._execute_all(commands))
+
+    async def _execute_all(self, commands: list[Command]) -> list[CallEvent]:
+        answers: list[CallEvent] = []
+        for command in commands:
+            answer = await self._executor.execute(self, command)
+            if answer is not None:
+                answers.append(answer)
+        return answers
+
+    # --- timers (used by the executor) -----------------------------------------
+
+    def start_timer(self, key: str, at: datetime) -> None:
+        self.cancel_timer(key)
+        delay = max(0.0, (at - self._clock()).total_seconds())
+        loop = asyncio.get_running_loop()
+        self._timers[key] = loop.call_later(delay, self.feed, TimerFired(key=key))
+
+    def cancel_timer(self, key: str) -> None:
+        handle = self._timers.pop(key, None)
+        if handle is not None:
+            handle.cancel()
+
+    def snapshot(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "id": self.call_id,
+            "did": self.did,
+            "caller_number": self.caller_number,
+            "caller_name": self.caller_name,
+            "phase": str(state.phase) if state else "arriving",
+            "agent_id": state.agent_id if state else None,
+            "arrived_at": self.arrived_at.isoformat(),
+            "answered_at": self.answered_at.isoformat() if self.answered_at else None,
+        }

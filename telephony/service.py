@@ -1,0 +1,102 @@
+"""The running service: storage, the ARI connection, the calls and the web app, wired.
+
+Everything that holds a resource starts in one `cleanup_ctx` so only what started is
+torn down. The web app starts even when Asterisk is not reachable: /healthz says
+`ari: disconnected` and the event stream keeps retrying with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from telephony.ari import AriEventStream, AriRest
+from telephony.calls.agents import AgentPool
+from telephony.calls.service import CallService, utc_now
+from telephony.config import Settings
+from telephony.policy.inbound import InboundPolicy, Limits
+from telephony.store.db import check, create_engine
+from telephony.store.migrate import migrate
+from telephony.store.repo import CallStore
+from telephony.web.app import create_web_app
+
+log = structlog.get_logger("telephony.service")
+
+
+class Runtime:
+    """The live parts of one service process."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.engine = create_engine(settings.database_url)
+        self.store = CallStore(self.engine, settings.default_region)
+        self.calls: CallService | None = None
+        self.stream: AriEventStream | None = None
+
+    def ari_state(self) -> str:
+        return self.stream.state if self.stream else "disconnected"
+
+    def live_calls(self) -> list[dict[str, Any]]:
+        return self.calls.live_calls() if self.calls else []
+
+    async def db_ok(self) -> bool:
+        return await check(self.engine)
+
+    async def lifecycle(self, _app: web.Application) -> AsyncIterator[None]:
+        s = self.settings
+        await migrate(s.database_url)
+        await self.store.upsert_agents(s.agents)
+        rest = AriRest(s.ari_url, s.ari_username, s.ari_password.get_secret_value())
+        limits = Limits(
+            agent_ring_timeout=timedelta(seconds=s.agent_ring_timeout_s),
+            no_agent_retry=timedelta(seconds=s.no_agent_retry_s),
+            max_wait=timedelta(seconds=s.max_wait_s),
+        )
+        self.calls = CallService(
+            rest=rest,
+            store=self.store,
+            pool=AgentPool(s.agents, utc_now()),
+            policy=InboundPolicy(limits),
+            app=s.ari_app,
+            default_region=s.default_region,
+        )
+        self.stream = AriEventStream(
+            s.ari_url,
+            s.ari_username,
+            s.ari_password.get_secret_value(),
+            s.ari_app,
+            on_event=self.calls.on_event,
+            on_connect=self.calls.on_connect,
+        )
+        runner = asyncio.get_running_loop().create_task(self.stream.run())
+        log.info("service.started", agents=len(s.agents), ari_url=s.ari_url, app=s.ari_app)
+        try:
+            yield
+        finally:
+            await self.stream.stop()
+            await runner
+            await self.calls.close()
+            await rest.close()
+            await self.engine.dispose()
+            log.info("service.stopped")
+
+
+def build_app(settings: Settings) -> web.Application:
+    runtime = Runtime(settings)
+    app = create_web_app(
+        store=runtime.store,
+        live_calls=runtime.live_calls,
+        ari_state=runtime.ari_state,
+        db_ok=runtime.db_ok,
+    )
+    app[RUNTIME_KEY] = runtime
+    app.cleanup_ctx.append(runtime.lifecycle)
+    return app
+
+
+RUNTIME_KEY = web.AppKey("runtime", Runtime)

@@ -1,0 +1,155 @@
+"""HTTP side: health probe, calls API and the agent page.
+
+No login yet (a later issue adds it): the service binds to 127.0.0.1 by
+default, so only someone already on the PBX host can read the call list.
+
+`live_calls()` is owned by the call engine (CallSession.snapshot). The page
+reads these keys of each dict and tolerates missing ones: id, did,
+caller_number (E.164 or None = anonymous), caller_name, phase ("talking" shows
+as talking, any other phase as ringing), agent_id, agent_name (optional),
+arrived_at, answered_at (ISO 8601). Durations are counted against the "now"
+that /api/calls returns, so a browser with a wrong clock still shows them right.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import structlog
+from aiohttp import web
+
+from telephony.store.repo import CallRecord, CallStore
+
+LiveCalls = Callable[[], list[dict[str, Any]]]
+AriState = Callable[[], str]
+DbOk = Callable[[], Awaitable[bool]]
+Clock = Callable[[], datetime]
+
+STORE_KEY = web.AppKey("store", CallStore)
+LIVE_CALLS_KEY: web.AppKey[LiveCalls] = web.AppKey("live_calls")
+ARI_STATE_KEY: web.AppKey[AriState] = web.AppKey("ari_state")
+DB_OK_KEY: web.AppKey[DbOk] = web.AppKey("db_ok")
+CLOCK_KEY: web.AppKey[Clock] = web.AppKey("clock")
+
+AGENT_UI_DIR = Path(__file__).resolve().parents[2] / "agent_ui"
+RECENT_LIMIT = 50
+
+# 'self' only: no inline script or style, so injected markup could not run
+# even if some renderer ever failed to treat caller data as text.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; "
+    "frame-ancestors 'none'"
+)
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "X-Frame-Options": "DENY",
+}
+
+log = structlog.get_logger(__name__)
+
+
+def create_web_app(
+    *,
+    store: CallStore,
+    live_calls: LiveCalls,
+    ari_state: AriState,
+    db_ok: DbOk,
+    now: Clock = lambda: datetime.now(UTC),
+) -> web.Application:
+    app = web.Application()
+    app[STORE_KEY] = store
+    app[LIVE_CALLS_KEY] = live_calls
+    app[ARI_STATE_KEY] = ari_state
+    app[DB_OK_KEY] = db_ok
+    app[CLOCK_KEY] = now
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/api/calls", api_calls)
+    app.router.add_get("/", index)
+    app.router.add_static("/static/", AGENT_UI_DIR, show_index=False, follow_symlinks=False)
+    # A signal, not a middleware: it also covers static files and error pages.
+    app.on_response_prepare.append(_add_headers)
+    return app
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ari = request.app[ARI_STATE_KEY]()
+    try:
+        db_good = await request.app[DB_OK_KEY]()
+    except Exception as exc:  # a failing check is an unhealthy database, not a 500
+        log.warning("healthz.db_check_raised", error=repr(exc))
+        db_good = False
+    status = "ok" if ari == "connected" and db_good else "degraded"
+    # Always 200: a probe reads the body to tell which part is down.
+    return web.json_response({"status": status, "ari": ari, "db": "ok" if db_good else "error"})
+
+
+async def api_calls(request: web.Request) -> web.Response:
+    recent = await request.app[STORE_KEY].recent_calls(RECENT_LIMIT)
+    body = {
+        "now": request.app[CLOCK_KEY]().isoformat(),
+        "live": request.app[LIVE_CALLS_KEY](),
+        "recent": [call_json(call) for call in recent],
+    }
+    return web.json_response(body, dumps=_dumps)
+
+
+async def index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(AGENT_UI_DIR / "index.html")
+
+
+def call_json(call: CallRecord) -> dict[str, Any]:
+    """A finished call as the page shows it. Caller text is data: the page escapes it."""
+    return {
+        "id": call.id,
+        "did": call.did,
+        "caller_number": call.caller_number,
+        "caller_number_raw": call.caller_number_raw,
+        "caller_name": call.caller_name,
+        "agent_id": call.agent_id,
+        "agent_name": call.agent_name,
+        "arrived_at": _iso(call.arrived_at),
+        "answered_at": _iso(call.answered_at),
+        "ended_at": _iso(call.ended_at),
+        "outcome": call.outcome,
+        # From the caller's side: waiting until answered (or until giving up).
+        "ring_seconds": _seconds(call.arrived_at, call.answered_at or call.ended_at),
+        "talk_seconds": _seconds(call.answered_at, call.ended_at),
+        "recording_name": call.recording_name,
+    }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return round(max((end - start).total_seconds(), 0.0), 1)
+
+
+def _json_default(value: object) -> str:
+    # live_calls() comes from the call engine and may hold datetimes.
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+_dumps = functools.partial(json.dumps, default=_json_default)
+
+
+async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(SECURITY_HEADERS)
+    if request.path.startswith("/api/") or request.path == "/healthz":
+        response.headers["Cache-Control"] = "no-store"
+    else:
+        # Revalidate (ETag / Last-Modified) so a new release's page is picked up.
+        response.headers.setdefault("Cache-Control", "no-cache")

@@ -1,0 +1,242 @@
+"""Drives the "world" Asterisk over its own ARI: callers dialling in, desk phones.
+
+The world places a caller's call to a DID of the PBX (with the caller's number and
+name), and plays the agents' desk phones that the PBX dials: ring and answer after N
+seconds, never answer, or reject; press hold; hang up. Each side can play a tone of
+its own frequency and record what it hears (a snoop on its channel), so a test can
+tell who is heard where.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Awaitable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+
+from telephony.ari import (
+    AriError,
+    AriEventStream,
+    AriRest,
+    ChannelDestroyed,
+    ChannelStateChange,
+    Conflict,
+    Event,
+    StasisEnd,
+    StasisStart,
+)
+
+log = structlog.get_logger("telephony.world")
+
+WORLD_APP = "world"
+
+
+@dataclass
+class PhoneBehaviour:
+    """How a desk phone reacts when the PBX calls it."""
+
+    answer_after: float | None = 0.5  # None: rings forever
+    reject: bool = False
+    tone_hz: int | None = 1000
+    listen: bool = True
+
+
+@dataclass
+class Leg:
+    """One channel on the world side: a caller, or a desk phone being called."""
+
+    channel_id: str
+    kind: str  # "caller" or "phone"
+    number: str
+    tone_hz: int | None
+    listen: bool
+    rang: asyncio.Event = field(default_factory=asyncio.Event)
+    answered: asyncio.Event = field(default_factory=asyncio.Event)
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+    recording: str | None = None
+    bridge_id: str | None = None
+
+
+class World:
+    def __init__(
+        self,
+        ari_url: str,
+        username: str,
+        password: str,
+        *,
+        recordings_dir: Path,
+        trunk: str = "pbx",
+    ) -> None:
+        self.rest = AriRest(ari_url, username, password)
+        self._stream = AriEventStream(
+            ari_url, username, password, WORLD_APP, on_event=self._on_event,
+            backoff_initial=0.1, backoff_max=1.0,
+        )
+        self.recordings_dir = recordings_dir
+        self._trunk = trunk
+        self._phones: dict[str, PhoneBehaviour] = {}
+        self.legs: dict[str, Leg] = {}
+        self.phone_legs: dict[str, list[Leg]] = {}
+        self._ids = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._stream.run())
+        for _ in range(100):
+            if self._stream.state == "connected":
+                return
+            await asyncio.sleep(0.05)
+        raise RuntimeError("world ARI did not connect")
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._stream.stop()
+        if self._task is not None:
+            await self._task
+        await self.rest.close()
+
+    def set_phone(self, extension: str, behaviour: PhoneBehaviour) -> None:
+        self._phones[extension] = behaviour
+
+    # --- callers -------------------------------------------------------------------
+
+    async def call(
+        self,
+        did: str,
+        number: str = "",
+        name: str = "",
+        *,
+        tone_hz: int | None = 440,
+        listen: bool = True,
+    ) -> Leg:
+        """Dial the PBX's `did` as this caller; an empty number is an anonymous caller."""
+        channel_id = f"world-caller-{next(self._ids)}-{id(self) % 10000}"
+        variables: dict[str, str] = {}
+        if number or name:
+            # An outgoing PJSIP call presents the channel's connected line in From.
+            variables = {
+                "CONNECTEDLINE(num)": number,
+                "CONNECTEDLINE(name)": name,
+                "CALLERID(num)": number,
+                "CALLERID(name)": name,
+            }
+        leg = Leg(channel_id, "caller", number, tone_hz, listen)
+        self.legs[channel_id] = leg
+        await self.rest.create_channel(
+            f"PJSIP/{did}@{self._trunk}",
+            app=WORLD_APP,
+            app_args="caller",
+            channel_id=channel_id,
+            variables=variables,
+        )
+        await self._dial(channel_id)
+        return leg
+
+    async def _dial(self, channel_id: str) -> None:
+        # Straight after /channels/create, Asterisk can still answer 409 "not in Stasis".
+        for attempt in range(20):
+            try:
+                await self.rest.dial(channel_id)
+                return
+            except Conflict:
+                if attempt == 19:
+                    raise
+                await asyncio.sleep(0.05)
+
+    async def hangup(self, leg: Leg) -> None:
+        try:
+            await self.rest.hangup(leg.channel_id)
+        except AriError:
+            pass  # already gone
+
+    async def hold(self, leg: Leg) -> None:
+        await self.rest.hold(leg.channel_id)
+
+    async def unhold(self, leg: Leg) -> None:
+        await self.rest.unhold(leg.channel_id)
+
+    def heard(self, leg: Leg) -> Path:
+        """The recording of what this leg heard (complete once the leg has ended)."""
+        assert leg.recording is not None, "this leg was not listening"
+        return self.recordings_dir / f"{leg.recording}.wav"
+
+    # --- events -----------------------------------------------------------------------
+
+    async def _on_event(self, event: Event) -> None:
+        if isinstance(event, StasisStart) and event.args[:1] == ["phone"]:
+            extension = event.args[1] if len(event.args) > 1 else ""
+            self._spawn(self._phone_called(event.channel.id, extension))
+            return
+        if isinstance(event, ChannelStateChange):
+            leg = self.legs.get(event.channel.id)
+            if leg is None:
+                return
+            if event.channel.state == "Ringing":
+                leg.rang.set()
+            elif event.channel.state == "Up" and not leg.answered.is_set():
+                leg.answered.set()
+                if leg.kind == "caller":
+                    self._spawn(self._media(leg))
+        elif isinstance(event, StasisEnd | ChannelDestroyed):
+            leg = self.legs.get(event.channel.id)
+            if leg is not None and not leg.ended.is_set():
+                leg.ended.set()
+                if leg.bridge_id is not None:
+                    self._spawn(self._quietly(self.rest.destroy_bridge(leg.bridge_id)))
+
+    async def _phone_called(self, channel_id: str, extension: str) -> None:
+        behaviour = self._phones.get(extension, PhoneBehaviour())
+        leg = Leg(channel_id, "phone", extension, behaviour.tone_hz, behaviour.listen)
+        self.legs[channel_id] = leg
+        self.phone_legs.setdefault(extension, []).append(leg)
+        try:
+            if behaviour.reject:
+                await self.rest.hangup(channel_id, reason="busy")
+                return
+            await self.rest.ring(channel_id)
+            leg.rang.set()
+            if behaviour.answer_after is None:
+                return
+            await asyncio.sleep(behaviour.answer_after)
+            await self.rest.answer(channel_id)
+            leg.answered.set()
+            await self._media(leg)
+        except AriError as error:
+            log.info("world.phone_gone", extension=extension, error=str(error))
+
+    async def _media(self, leg: Leg) -> None:
+        """Start listening first, then speak: the recording holds all the other side says."""
+        try:
+            if leg.listen:
+                name = f"heard-{leg.channel_id}"
+                snoop = await self.rest.snoop(
+                    leg.channel_id, app=WORLD_APP, spy="in", app_args="snoop"
+                )
+                await self.rest.record_channel(snoop.id, name, format="wav", if_exists="overwrite")
+                leg.recording = name
+            if leg.tone_hz is not None:
+                # Played through a bridge of its own: a tone generator on the channel
+                # itself would starve the snoop of what the channel hears.
+                bridge = await self.rest.create_bridge(type="mixing", name="voice")
+                leg.bridge_id = bridge.id
+                await self.rest.add_channel(bridge.id, leg.channel_id)
+                await self.rest.play_bridge(bridge.id, f"tone:{leg.tone_hz}")
+        except AriError as error:
+            log.info("world.media_failed", channel_id=leg.channel_id, error=str(error))
+
+    async def _quietly(self, request: Awaitable[None]) -> None:
+        try:
+            await request
+        except AriError:
+            pass  # already gone
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
