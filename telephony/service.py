@@ -72,6 +72,7 @@ class Runtime:
             s.ari_app,
             on_event=self.calls.on_event,
             on_connect=self.calls.on_connect,
+            on_disconnect=self.calls.on_disconnect,
         )
         runner = asyncio.get_running_loop().create_task(self.stream.run())
         log.info("service.started", agents=len(s.agents), ari_url=s.ari_url, app=s.ari_app)

@@ -72,6 +72,8 @@ class CallService:
         self._sessions: dict[str, CallSession] = {}
         self._by_channel: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # True once state has been rebuilt after the latest (re)connect.
+        self.reconciled = False
         self._executor = CommandExecutor(
             rest=rest, store=store, pool=pool, app=app, clock=clock, on_end=self._forget,
             on_agent_channel=self.track_agent_channel,
@@ -178,6 +180,9 @@ class CallService:
     def track_agent_channel(self, session: CallSession, channel: str) -> None:
         self._by_channel[channel] = session
 
+    def pool_snapshot(self) -> list[dict[str, Any]]:
+        return self._pool.snapshot()
+
     def live_calls(self) -> list[dict[str, Any]]:
         return [s.snapshot() for s in self._sessions.values() if not s.ended]
 
@@ -205,9 +210,15 @@ class CallService:
             if record.id not in self._sessions:
                 await self._adopt_or_close(record, channels, bridges)
         await self._remove_orphans(set(app.channel_ids), set(app.bridge_ids), channels)
+        self.reconciled = True
         log.info(
             "reconcile.done", live_calls=len(self._sessions), channels=len(app.channel_ids)
         )
+
+    async def on_disconnect(self) -> None:
+        """Calls stay up in Asterisk; their events are lost until the next reconcile."""
+        self.reconciled = False
+        log.warning("ari.disconnected", live_calls=len(self._sessions))
 
     def _catch_up(self, session: CallSession, channels: dict[str, Channel]) -> None:
         state = session.state

@@ -6,9 +6,10 @@ default, so only someone already on the PBX host can read the call list.
 `live_calls()` is owned by the call engine (CallSession.snapshot). The page
 reads these keys of each dict and tolerates missing ones: id, did,
 caller_number (E.164 or None = anonymous), caller_name, phase ("talking" shows
-as talking, any other phase as ringing), agent_id, agent_name (optional),
-arrived_at, answered_at (ISO 8601). Durations are counted against the "now"
-that /api/calls returns, so a browser with a wrong clock still shows them right.
+as talking, any other phase as ringing), agent_id, arrived_at, answered_at
+(ISO 8601). /api/calls adds agent_name from the agents table. Durations are
+counted against the "now" that /api/calls returns, so a browser with a wrong
+clock still shows them right.
 """
 
 from __future__ import annotations
@@ -92,10 +93,17 @@ async def healthz(request: web.Request) -> web.Response:
 
 
 async def api_calls(request: web.Request) -> web.Response:
-    recent = await request.app[STORE_KEY].recent_calls(RECENT_LIMIT)
+    store = request.app[STORE_KEY]
+    recent = await store.recent_calls(RECENT_LIMIT)
+    # The engine's snapshots carry agent_id only; people read names.
+    agent_names: dict[object, str] = {a.id: a.name for a in await store.list_agents()}
+    live = [
+        {**call, "agent_name": call.get("agent_name") or agent_names.get(call.get("agent_id"))}
+        for call in request.app[LIVE_CALLS_KEY]()
+    ]
     body = {
         "now": request.app[CLOCK_KEY]().isoformat(),
-        "live": request.app[LIVE_CALLS_KEY](),
+        "live": live,
         "recent": [call_json(call) for call in recent],
     }
     return web.json_response(body, dumps=_dumps)

@@ -1,0 +1,151 @@
+"""Real Asterisk fixtures: the PBX under test, the world around it, the service.
+
+These tests FAIL when the sandbox cannot start (never skip): `Sandbox.start()` raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from telephony.config import Settings, load_settings
+from telephony.sandbox.pair import Sandbox, agent_endpoint
+from telephony.service import RUNTIME_KEY, Runtime, build_app
+from telephony.store.repo import CallRecord
+from telephony.world.controller import World
+
+AGENTS = [
+    {"id": "ayse", "name": "Ayşe Yılmaz", "endpoint": agent_endpoint("2001")},
+    {"id": "mehmet", "name": "Mehmet Kaya", "endpoint": agent_endpoint("2002")},
+]
+CALLER_TONE = 440
+AGENT_TONE = 1000
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[Sandbox]:
+    with Sandbox(phone_extensions=("2001", "2002", "2003")) as running:
+        yield running
+
+
+@pytest.fixture
+async def world(sandbox: Sandbox) -> AsyncIterator[World]:
+    w = World(
+        sandbox.world.ari_url,
+        sandbox.world.ari_username,
+        sandbox.world.ari_password,
+        recordings_dir=sandbox.world.recordings_dir,
+    )
+    await w.start()
+    try:
+        yield w
+    finally:
+        for leg in list(w.legs.values()):
+            await w.hangup(leg)
+        await w.stop()
+
+
+async def eventually(
+    check: Callable[[], Awaitable[Any]], timeout: float = 10.0, what: str = "condition"
+) -> Any:
+    """Poll `check` until it returns something truthy (real Asterisk, real time)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+@dataclass
+class RunningService:
+    app: web.Application
+    runner: web.AppRunner
+    url: str
+    settings: Settings
+    stopped: bool = field(default=False)
+
+    @property
+    def runtime(self) -> Runtime:
+        return self.app[RUNTIME_KEY]
+
+    async def health(self) -> dict[str, Any]:
+        async with aiohttp.ClientSession() as http, http.get(f"{self.url}/healthz") as resp:
+            data: dict[str, Any] = await resp.json()
+            return data
+
+    async def wait_connected(self, timeout: float = 15.0) -> None:
+        async def connected() -> bool:
+            return self.runtime.ari_state() == "connected" and bool(
+                self.runtime.calls and self.runtime.calls.reconciled
+            )
+
+        await eventually(connected, timeout, "ARI connected")
+
+    async def ended_call(self, timeout: float = 10.0) -> CallRecord:
+        async def ended() -> CallRecord | None:
+            calls = await self.runtime.store.recent_calls(limit=1)
+            return calls[0] if calls and calls[0].ended_at else None
+
+        result: CallRecord = await eventually(ended, timeout, "the call to end in the store")
+        return result
+
+    async def stop(self) -> None:
+        if not self.stopped:
+            self.stopped = True
+            await self.runner.cleanup()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+StartService = Callable[..., Awaitable[RunningService]]
+
+
+@pytest.fixture
+async def start_service(
+    sandbox: Sandbox, tmp_path: Path
+) -> AsyncIterator[StartService]:
+    started: list[RunningService] = []
+
+    async def start(*, wait: bool = True, **overrides: Any) -> RunningService:
+        values: dict[str, Any] = {
+            "ari_url": sandbox.pbx.ari_url,
+            "ari_username": sandbox.pbx.ari_username,
+            "ari_password": sandbox.pbx.ari_password,
+            "database_url": f"sqlite+aiosqlite:///{tmp_path}/calls.db",
+            "agents": AGENTS,
+            "agent_ring_timeout_s": 3.0,
+            "max_wait_s": 20.0,
+            "no_agent_retry_s": 0.3,
+            "http_port": free_port(),
+            "log_json": False,
+            **overrides,
+        }
+        settings = load_settings(**values)
+        app = build_app(settings)
+        runner = web.AppRunner(app)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", settings.http_port).start()
+        service = RunningService(app, runner, f"http://127.0.0.1:{settings.http_port}", settings)
+        started.append(service)
+        if wait:
+            await service.wait_connected()
+        return service
+
+    yield start
+    for service in started:
+        await service.stop()

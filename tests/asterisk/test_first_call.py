@@ -1,0 +1,162 @@
+"""An inbound call through a real PBX: offered, answered, bridged, heard, recorded, stored."""
+
+from __future__ import annotations
+
+import asyncio
+
+from telephony.sandbox.pair import Sandbox
+from telephony.world.audio import duration_s, tones_heard
+from telephony.world.controller import PhoneBehaviour, World
+
+from .conftest import AGENT_TONE, CALLER_TONE, StartService, eventually
+
+TONES = [CALLER_TONE, AGENT_TONE]
+
+
+async def test_call_is_answered_bridged_heard_recorded_and_stored(
+    sandbox: Sandbox, world: World, start_service: StartService
+) -> None:
+    service = await start_service()
+    world.set_phone("2001", PhoneBehaviour(answer_after=0.4, tone_hz=AGENT_TONE))
+    world.set_phone("2002", PhoneBehaviour(answer_after=0.4, tone_hz=AGENT_TONE))
+    caller = await world.call("908501234567", "+905551112233", "Ayşe", tone_hz=CALLER_TONE)
+    await asyncio.wait_for(caller.answered.wait(), 10)
+
+    live = await eventually(lambda: _live(service), what="a live call")
+    assert live[0]["phase"] == "talking"
+    assert live[0]["caller_number"] == "+905551112233"
+
+    await asyncio.sleep(2.5)  # talk
+    await world.hangup(caller)
+    record = await service.ended_call()
+
+    assert record.did == "908501234567"
+    assert record.caller_number == "+905551112233"
+    assert record.caller_name == "Ayşe"
+    assert record.agent_id in {"ayse", "mehmet"}
+    assert record.outcome == "answered" and record.hangup_by == "caller"
+    assert record.ringing_at and record.answered_at and record.ended_at
+    assert record.arrived_at <= record.ringing_at <= record.answered_at <= record.ended_at
+
+    phone = next(iter(world.phone_legs.values()))[0]
+    await asyncio.wait_for(phone.ended.wait(), 5)  # the agent's leg was torn down too
+    # Each side heard the other's tone (and only that).
+    await eventually(lambda: _settled(world.heard(caller)), what="caller's recording")
+    assert tones_heard(world.heard(caller), TONES) == {AGENT_TONE}
+    assert tones_heard(world.heard(phone), TONES) == {CALLER_TONE}
+    # The PBX recorded the bridge: both voices, for the length of the talk.
+    assert record.recording_name is not None
+    recording = sandbox.pbx.recordings_dir / f"{record.recording_name}.wav"
+    await eventually(lambda: _settled(recording), what="the PBX recording")
+    assert tones_heard(recording, TONES) == {CALLER_TONE, AGENT_TONE}
+    talk = (record.ended_at - record.answered_at).total_seconds()
+    assert abs(duration_s(recording) - talk) < 1.0
+
+    assert service.runtime.live_calls() == []
+    health = await service.health()
+    assert health["ari"] == "connected"
+
+
+async def test_rejecting_agent_is_skipped_for_the_next(
+    world: World, start_service: StartService
+) -> None:
+    service = await start_service()
+    world.set_phone("2001", PhoneBehaviour(reject=True))
+    world.set_phone("2002", PhoneBehaviour(reject=True))
+    caller = await world.call("908501234567", "+905551110000", "Can")
+    # Both reject once; the call keeps looking, then the first to answer wins.
+    await eventually(lambda: _both_tried(world), what="both phones tried")
+    world.set_phone("2001", PhoneBehaviour(answer_after=0.2))
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    await world.hangup(caller)
+    record = await service.ended_call()
+    assert record.outcome == "answered"
+    assert record.agent_id == "ayse"
+
+
+async def test_unanswered_agent_times_out_and_next_answers(
+    world: World, start_service: StartService
+) -> None:
+    service = await start_service(agent_ring_timeout_s=1.0)
+    world.set_phone("2001", PhoneBehaviour(answer_after=None))
+    world.set_phone("2002", PhoneBehaviour(answer_after=None))
+    caller = await world.call("908501234567", "+905551110001", "Deniz")
+    first = await eventually(lambda: _first_phone(world), what="a phone ringing")
+    await asyncio.wait_for(first.ended.wait(), 5)  # hung up after 1 s of ringing
+    other = "2002" if first.number == "2001" else "2001"
+    world.set_phone(other, PhoneBehaviour(answer_after=0.2))
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    await world.hangup(caller)
+    record = await service.ended_call()
+    assert record.agent_id == ("mehmet" if other == "2002" else "ayse")
+    pool = {a["id"]: a for a in service.runtime.calls.pool_snapshot()}  # type: ignore[union-attr]
+    assert pool["ayse" if first.number == "2001" else "mehmet"]["missed"] == 1
+
+
+async def test_caller_abandoning_while_ringing_frees_the_agent(
+    world: World, start_service: StartService
+) -> None:
+    service = await start_service()
+    world.set_phone("2001", PhoneBehaviour(answer_after=None))
+    world.set_phone("2002", PhoneBehaviour(answer_after=None))
+    caller = await world.call("908501234567", "+905551110002", "Ece")
+    phone = await eventually(lambda: _first_phone(world), what="a phone ringing")
+    await world.hangup(caller)
+    await asyncio.wait_for(phone.ended.wait(), 5)
+    record = await service.ended_call()
+    assert record.outcome == "abandoned" and record.hangup_by == "caller"
+    assert record.answered_at is None
+    snapshot = service.runtime.calls.pool_snapshot()  # type: ignore[union-attr]
+    assert all(a["status"] == "available" for a in snapshot)
+
+
+async def test_agent_hanging_up_ends_the_call(world: World, start_service: StartService) -> None:
+    service = await start_service()
+    world.set_phone("2001", PhoneBehaviour(answer_after=0.2))
+    world.set_phone("2002", PhoneBehaviour(answer_after=0.2))
+    caller = await world.call("908501234567", "+905551110003", "Filiz")
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    phone = await eventually(lambda: _first_phone(world), what="the agent's phone")
+    await asyncio.sleep(0.5)
+    await world.hangup(phone)
+    await asyncio.wait_for(caller.ended.wait(), 5)
+    record = await service.ended_call()
+    assert record.outcome == "answered" and record.hangup_by == "agent"
+
+
+async def test_nobody_free_caller_gets_the_message_not_silence(
+    world: World, start_service: StartService
+) -> None:
+    service = await start_service(agents=[], max_wait_s=1.5)
+    caller = await world.call("908501234567", "+905551110004", "Gül", listen=True)
+    # The dialplan answers and plays the apology, then hangs up.
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    await asyncio.wait_for(caller.ended.wait(), 15)
+    record = await service.ended_call()
+    assert record.outcome == "no_agent" and record.hangup_by == "system"
+
+
+async def _live(service: object) -> list[dict[str, object]]:
+    calls: list[dict[str, object]] = service.runtime.live_calls()  # type: ignore[attr-defined]
+    return calls
+
+
+async def _both_tried(world: World) -> bool:
+    return len(world.phone_legs.get("2001", [])) >= 1 and len(world.phone_legs.get("2002", [])) >= 1
+
+
+async def _first_phone(world: World) -> object:
+    legs = [leg for legs in world.phone_legs.values() for leg in legs]
+    return legs[0] if legs else None
+
+
+async def _settled(path: object) -> bool:
+    """A wav Asterisk has finished: present and its size stable for a moment."""
+    from pathlib import Path
+
+    p = Path(str(path))
+    if not p.exists():
+        return False
+    size = p.stat().st_size
+    await asyncio.sleep(0.2)
+    return p.stat().st_size == size and size > 44
