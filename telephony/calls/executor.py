@@ -8,13 +8,14 @@ the dialplan rather than stranding them.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import structlog
 
-from telephony.ari import AriError, AriRest, NotFound
+from telephony.ari import AriError, AriRest, AriUnavailable, Conflict, NotFound
 from telephony.calls.agents import AgentPool
 from telephony.calls.session import CallSession
 from telephony.policy import messages as m
@@ -22,8 +23,12 @@ from telephony.store.repo import CallStore
 
 log = structlog.get_logger("telephony.calls")
 
-_HANGUP_REASONS = {"normal": "normal", "busy": "busy", "congestion": "congestion",
-                   "no_answer": "no_answer"}
+_HANGUP_REASONS = {
+    "normal": "normal",
+    "busy": "busy",
+    "congestion": "congestion",
+    "no_answer": "no_answer",
+}
 
 
 class CommandExecutor:
@@ -38,7 +43,9 @@ class CommandExecutor:
         on_end: Callable[[CallSession], None],
         on_agent_channel: Callable[[CallSession, str], None],
         recording_format: str = "wav",
+        retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6),
     ) -> None:
+        self._retry_delays = retry_delays
         self._rest = rest
         self._store = store
         self._pool = pool
@@ -50,7 +57,7 @@ class CommandExecutor:
 
     async def execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
         try:
-            return await self._execute(session, command)
+            return await self._with_retry(session, command)
         except NotFound:
             log.info("call.command_target_gone", command=type(command).__name__)
             return None
@@ -61,6 +68,21 @@ class CommandExecutor:
             if isinstance(command, m.BridgeCall):
                 return m.ActionFailed(what="bridge", detail=str(error))
             return None
+
+    async def _with_retry(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
+        """Ride out a short network blip: commands are safe to repeat."""
+        for delay in self._retry_delays:
+            try:
+                return await self._execute(session, command)
+            except AriUnavailable as error:
+                log.warning(
+                    "call.command_retry",
+                    command=type(command).__name__,
+                    delay=delay,
+                    error=str(error),
+                )
+                await asyncio.sleep(delay)
+        return await self._execute(session, command)
 
     async def _execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
         rest = self._rest
@@ -90,7 +112,10 @@ class CommandExecutor:
             case m.HangupChannel(channel_id=channel, reason=reason):
                 await rest.hangup(channel, reason=_HANGUP_REASONS[reason])
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
-                await rest.create_bridge(type="mixing", bridge_id=bridge, name=session.call_id)
+                try:
+                    await rest.create_bridge(type="mixing", bridge_id=bridge, name=session.call_id)
+                except Conflict:
+                    pass  # made by an earlier try whose answer was lost
                 await rest.add_channel(bridge, list(channels))
                 session.answered_at = self._clock()
             case m.StartRecording(bridge_id=bridge, name=name):

@@ -75,7 +75,12 @@ class CallService:
         # True once state has been rebuilt after the latest (re)connect.
         self.reconciled = False
         self._executor = CommandExecutor(
-            rest=rest, store=store, pool=pool, app=app, clock=clock, on_end=self._forget,
+            rest=rest,
+            store=store,
+            pool=pool,
+            app=app,
+            clock=clock,
+            on_end=self._forget,
             on_agent_channel=self.track_agent_channel,
         )
 
@@ -211,9 +216,7 @@ class CallService:
                 await self._adopt_or_close(record, channels, bridges)
         await self._remove_orphans(set(app.channel_ids), set(app.bridge_ids), channels)
         self.reconciled = True
-        log.info(
-            "reconcile.done", live_calls=len(self._sessions), channels=len(app.channel_ids)
-        )
+        log.info("reconcile.done", live_calls=len(self._sessions), channels=len(app.channel_ids))
 
     async def on_disconnect(self) -> None:
         """Calls stay up in Asterisk; their events are lost until the next reconcile."""
@@ -272,7 +275,7 @@ class CallService:
             if "-agent-" in channel:
                 log.info("reconcile.orphan_agent_leg", channel_id=channel)
                 await self._quietly(self._rest.hangup(channel))
-            elif channel in channels:
+            elif channel in channels and _in_stasis(channels[channel]):
                 # A caller in our app that no call owns: serve it rather than drop it.
                 log.info("reconcile.orphan_caller", channel_id=channel)
                 self._arrive(channels[channel], _exten(channels[channel]))
@@ -289,6 +292,10 @@ class CallService:
     def phase_of(self, call_id: str) -> Phase | None:
         session = self._sessions.get(call_id)
         return session.state.phase if session and session.state else None
+
+
+def _in_stasis(channel: Channel) -> bool:
+    return channel.dialplan is not None and channel.dialplan.app_name == "Stasis"
 
 
 def _exten(channel: Channel) -> str:

@@ -64,9 +64,7 @@ class CallSession:
 
     async def run(self, initial: CallState | None = None) -> None:
         """Start the call (or resume an adopted one) and process its events to the end."""
-        structlog.contextvars.bind_contextvars(
-            call_id=self.call_id, channel_id=self.caller_channel
-        )
+        structlog.contextvars.bind_contextvars(call_id=self.call_id, channel_id=self.caller_channel)
         try:
             if initial is None:
                 state, commands = self._policy.start(
@@ -98,7 +96,9 @@ class CallSession:
                 continue
             if self.state.phase is not before:
                 log.info(
-                    "call.transition", from_=before, trigger=type(current).__name__,
+                    "call.transition",
+                    from_=before,
+                    trigger=type(current).__name__,
                     to=self.state.phase,
                 )
             pending.extend(await self._execute_all(commands))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import struct
 import wave
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -31,7 +32,7 @@ def tone_share(samples: list[int], rate: int, hz: float) -> float:
     return 0.0 if total == 0 else power / (len(samples) * total / 2)
 
 
-def tones_heard(path: Path, candidates: list[float], threshold: float = 0.05) -> set[float]:
+def tones_heard(path: Path, candidates: Sequence[float], threshold: float = 0.05) -> set[float]:
     """The candidate frequencies carrying at least `threshold` of the energy."""
     samples, rate = read_samples(path)
     return {hz for hz in candidates if tone_share(samples, rate, hz) >= threshold}

@@ -72,8 +72,13 @@ class World:
     ) -> None:
         self.rest = AriRest(ari_url, username, password)
         self._stream = AriEventStream(
-            ari_url, username, password, WORLD_APP, on_event=self._on_event,
-            backoff_initial=0.1, backoff_max=1.0,
+            ari_url,
+            username,
+            password,
+            WORLD_APP,
+            on_event=self._on_event,
+            backoff_initial=0.1,
+            backoff_max=1.0,
         )
         self.recordings_dir = recordings_dir
         self._trunk = trunk

@@ -116,9 +116,7 @@ StartService = Callable[..., Awaitable[RunningService]]
 
 
 @pytest.fixture
-async def start_service(
-    sandbox: Sandbox, tmp_path: Path
-) -> AsyncIterator[StartService]:
+async def start_service(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[StartService]:
     started: list[RunningService] = []
 
     async def start(*, wait: bool = True, **overrides: Any) -> RunningService:

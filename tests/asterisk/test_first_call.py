@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 from telephony.sandbox.pair import Sandbox
 from telephony.world.audio import duration_s, tones_heard
@@ -152,8 +153,6 @@ async def _first_phone(world: World) -> object:
 
 async def _settled(path: object) -> bool:
     """A wav Asterisk has finished: present and its size stable for a moment."""
-    from pathlib import Path
-
     p = Path(str(path))
     if not p.exists():
         return False

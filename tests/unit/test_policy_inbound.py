@@ -116,7 +116,7 @@ def test_hangup_of_either_side_tears_down(policy: InboundPolicy, who: str) -> No
     assert HangupChannel(channel_id=other) in commands
     assert DestroyBridge(bridge_id="c1") in commands
     assert ReleaseAgent(agent_id="ayse", missed=False) in commands
-    assert commands[-1] == EndCall(outcome="answered", hangup_by=who)  # type: ignore[arg-type]
+    assert commands[-1] == EndCall(outcome="answered", hangup_by=who)
 
 
 def test_agent_rejecting_moves_to_next_agent(policy: InboundPolicy) -> None:

@@ -1,0 +1,159 @@
+// ThirdRing calls page: polls /api/calls and /healthz once a second.
+// Caller names and numbers are attacker-controlled (Caller ID), so every value
+// reaches the page through textContent / Text nodes and is never parsed as HTML.
+"use strict";
+
+const POLL_MS = 1000;
+const TIMEOUT_MS = 5000;
+
+/** Build an element; string children become Text nodes, so markup stays text. */
+function el(tag, className, ...children) {
+  const node = document.createElement(tag);
+  if (className) node.className = className;
+  for (const child of children) {
+    if (child !== null && child !== undefined) node.append(child);
+  }
+  return node;
+}
+
+function text(value, fallback = "—") {
+  return value === null || value === undefined || value === "" ? fallback : String(value);
+}
+
+function seconds(value) {
+  return typeof value === "number" && Number.isFinite(value) ? Math.floor(value).toString() : "—";
+}
+
+function timeOf(iso) {
+  const when = new Date(iso);
+  if (Number.isNaN(when.getTime())) return "—";
+  const today = new Date().toDateString() === when.toDateString();
+  return today ? when.toLocaleTimeString() : when.toLocaleString();
+}
+
+/** Name on one line (cut by CSS), number or "anonymous" under it. */
+function callerCell(call) {
+  const name = typeof call.caller_name === "string" ? call.caller_name : "";
+  const number = call.caller_number ? String(call.caller_number) : "anonymous";
+  const cell = el("td", "caller");
+  if (name) {
+    const nameLine = el("div", "caller-name", name);
+    nameLine.title = name;
+    cell.append(nameLine);
+  }
+  cell.append(el("div", call.caller_number ? "caller-number" : "caller-number anonymous", number));
+  return cell;
+}
+
+function agentOf(call) {
+  return text(call.agent_name || call.agent_id);
+}
+
+function emptyRow(columns, message) {
+  const cell = el("td", null, message);
+  cell.colSpan = columns;
+  return el("tr", "empty", cell);
+}
+
+/** Everything before the agent answers is ringing, from the caller's side. */
+function liveMode(call) {
+  return call.phase === "talking" ? "talking" : "ringing";
+}
+
+function liveSeconds(call, nowMs) {
+  const since = Date.parse(liveMode(call) === "talking" ? call.answered_at : call.arrived_at);
+  return Number.isNaN(since) ? null : Math.max(0, (nowMs - since) / 1000);
+}
+
+function liveRow(call, nowMs) {
+  const mode = liveMode(call);
+  const pill = el("span", `state state-${mode}`, mode);
+  pill.title = `phase: ${text(call.phase, "unknown")}`;
+  const row = el(
+    "tr",
+    null,
+    el("td", null, pill),
+    el("td", "did", text(call.did)),
+    callerCell(call),
+    el("td", "agent", agentOf(call)),
+    el("td", "duration", `${mode} for ${seconds(liveSeconds(call, nowMs))} s`),
+  );
+  row.dataset.callId = text(call.id, "");
+  return row;
+}
+
+function recentRow(call) {
+  const outcome = text(call.outcome, "");
+  const row = el(
+    "tr",
+    null,
+    el("td", "time", call.arrived_at ? timeOf(call.arrived_at) : "—"),
+    el("td", "did", text(call.did)),
+    callerCell(call),
+    el("td", "agent", agentOf(call)),
+    el("td", "num", seconds(call.ring_seconds)),
+    el("td", "num", seconds(call.talk_seconds)),
+    el("td", null, el("span", `outcome outcome-${outcome.replace(/[^a-z_-]/gi, "")}`, text(outcome))),
+    el("td", "recording", text(call.recording_name)),
+  );
+  row.dataset.callId = text(call.id, "");
+  return row;
+}
+
+let lastRecent = null;
+
+function renderCalls(data) {
+  const live = Array.isArray(data.live) ? data.live : [];
+  const recent = Array.isArray(data.recent) ? data.recent : [];
+  // The server's clock, so a browser with a wrong clock still counts right.
+  const serverNow = Date.parse(data.now);
+  const nowMs = Number.isNaN(serverNow) ? Date.now() : serverNow;
+
+  const liveBody = document.querySelector("#live-calls tbody");
+  const liveRows = live.map((call) => liveRow(call, nowMs));
+  liveBody.replaceChildren(...(liveRows.length ? liveRows : [emptyRow(5, "No live calls")]));
+  document.getElementById("live-count").textContent = live.length ? `(${live.length})` : "";
+
+  // Recent calls rarely change: keep the rows (and any text selection) when equal.
+  const recentKey = JSON.stringify(recent);
+  if (recentKey !== lastRecent) {
+    lastRecent = recentKey;
+    const recentBody = document.querySelector("#recent-calls tbody");
+    recentBody.replaceChildren(
+      ...(recent.length ? recent.map(recentRow) : [emptyRow(8, "No calls yet")]),
+    );
+  }
+}
+
+function renderHealth(health) {
+  const badge = document.getElementById("ari-state");
+  const connected = health.ari === "connected";
+  badge.textContent = connected ? "ARI connected" : "ARI disconnected";
+  badge.className = connected ? "badge badge-ok" : "badge badge-bad";
+  badge.title = `ARI state: ${text(health.ari, "unknown")}`;
+  document.getElementById("db-state").hidden = health.db !== "error";
+}
+
+async function getJSON(path) {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
+  try {
+    const response = await fetch(path, { cache: "no-store", signal: abort.signal });
+    if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
+    return await response.json();
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function poll() {
+  const [calls, health] = await Promise.allSettled([getJSON("/api/calls"), getJSON("/healthz")]);
+  if (calls.status === "fulfilled") renderCalls(calls.value);
+  if (health.status === "fulfilled") renderHealth(health.value);
+  // Keep the last data on screen, but say it is stale.
+  document.getElementById("link-state").hidden =
+    calls.status === "fulfilled" && health.status === "fulfilled";
+  setTimeout(poll, POLL_MS); // after the answer, so slow replies never pile up
+}
+
+poll();
