@@ -233,39 +233,38 @@ class CallService:
     async def _adopt_or_close(
         self, record: CallRecord, channels: dict[str, Channel], bridges: dict[str, Bridge]
     ) -> None:
+        """A call an earlier process left open: Asterisk's view decides what it is now."""
         caller = channels.get(record.caller_channel_id)
-        bridge = bridges.get(record.bridge_id or "")
-        agent_channel = record.agent_channel_id
-        bridged = (
-            caller is not None
-            and bridge is not None
-            and record.agent_id is not None
-            and agent_channel is not None
-            and {caller.id, agent_channel} <= set(bridge.channels)
-            and self._pool.get(record.agent_id) is not None
-        )
-        if bridged:
-            assert caller is not None and record.agent_id and agent_channel and bridge
-            session = self._session(record.id, caller, record.did, arrived_at=record.arrived_at)
-            session.answered_at = record.answered_at
-            self._by_channel[agent_channel] = session
-            self._pool.mark_busy(record.agent_id, record.id)
-            state = self._policy.adopt_talking(
-                record.id, caller.id, record.agent_id, agent_channel, bridge.id
-            )
-            self._spawn(session.run(initial=state))
-            log.info("reconcile.adopted", call_id=record.id)
-        elif caller is not None and record.answered_at is None:
-            log.info("reconcile.restart_offer", call_id=record.id)
-            self._arrive(caller, record.did, call_id=record.id)
-        else:
+        if caller is None:
             outcome = "answered" if record.answered_at else "abandoned"
             log.info("reconcile.closed", call_id=record.id, outcome=outcome)
             await self._store.update_call(
                 record.id, ended_at=self._clock(), outcome=outcome, hangup_by="system"
             )
-            if caller is not None:  # answered, but its bridge or agent is gone
-                await self._quietly(self._rest.hangup(caller.id))
+            return
+        bridge = bridges.get(record.id)  # the bridge id is the call id
+        agent_id, agent_channel = record.agent_id, record.agent_channel_id
+        if (
+            bridge is not None
+            and agent_id is not None
+            and agent_channel is not None
+            and {caller.id, agent_channel} <= set(bridge.channels)
+            and self._pool.get(agent_id) is not None
+        ):
+            session = self._session(record.id, caller, record.did, arrived_at=record.arrived_at)
+            session.answered_at = record.answered_at
+            self._by_channel[agent_channel] = session
+            self._pool.mark_busy(agent_id, record.id)
+            state = self._policy.adopt_talking(
+                record.id, caller.id, agent_id, agent_channel, bridge.id
+            )
+            self._spawn(session.run(initial=state))
+            log.info("reconcile.adopted", call_id=record.id)
+        else:
+            # Still there but not talking to anyone: offer it again (stale legs and
+            # bridges are removed as orphans).
+            log.info("reconcile.restart_offer", call_id=record.id)
+            self._arrive(caller, record.did, call_id=record.id)
 
     async def _remove_orphans(
         self, app_channels: set[str], app_bridges: set[str], channels: dict[str, Channel]

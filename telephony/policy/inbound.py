@@ -146,6 +146,8 @@ class InboundPolicy:
             agent_channel=channel,
         )
         return new, [
+            # Stored before dialling, so a restarted service can find the leg.
+            RecordFacts(fields={"agent_id": event.agent_id, "agent_channel_id": channel}),
             DialAgent(agent_id=event.agent_id, endpoint=event.endpoint, channel_id=channel),
             StartTimer(key=new.agent_ring_key, at=now + self.limits.agent_ring_timeout),
         ]
@@ -179,18 +181,12 @@ class InboundPolicy:
         return new, [
             CancelTimer(key=state.agent_ring_key),
             CancelTimer(key=MAX_WAIT),
+            RecordFacts(
+                fields={"answered_at": now, "bridge_id": bridge, "recording_name": state.call_id}
+            ),
             AnswerCaller(channel_id=state.caller_channel),
             BridgeCall(bridge_id=bridge, channel_ids=(state.caller_channel, event.channel_id)),
             StartRecording(bridge_id=bridge, name=state.call_id),
-            RecordFacts(
-                fields={
-                    "answered_at": now,
-                    "agent_id": state.agent_id,
-                    "agent_channel_id": event.channel_id,
-                    "bridge_id": bridge,
-                    "recording_name": state.call_id,
-                }
-            ),
         ]
 
     def _agent_leg_ended(self, state: CallState, event: CallEvent, now: datetime) -> Result:

@@ -1,0 +1,5 @@
+import sys
+
+from telephony.cli import main
+
+sys.exit(main())
