@@ -86,7 +86,7 @@ def _sandbox(args: argparse.Namespace) -> int:
             print(state.read_text() if state.exists() else "no detached sandbox")
             return 0
         phones = tuple(p.strip() for p in args.phones.split(",") if p.strip())
-        box = Sandbox(phone_extensions=phones).start()
+        box = Sandbox(phone_extensions=phones).start(tied=not args.detach)
     except SandboxError as error:
         print(f"sandbox: {error}", file=sys.stderr)
         return 1

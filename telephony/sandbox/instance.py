@@ -9,6 +9,7 @@ generated for this run.
 from __future__ import annotations
 
 import base64
+import ctypes
 import os
 import re
 import secrets
@@ -44,6 +45,25 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
     with socket.socket(socket.AF_INET, kind) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def _die_with_parent() -> None:
+    """In the child before exec: SIGTERM it when the starting process dies, however it dies."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+_PR_SET_PDEATHSIG = 1
+
+
+def prune_old_homes(folder: Path, max_age_s: float = 86400.0) -> None:
+    """Instance folders of runs over a day old (their recordings too) are removed."""
+    if not folder.is_dir():
+        return
+    cutoff = time.time() - max_age_s
+    for home in folder.iterdir():
+        if home.is_dir() and home.stat().st_mtime < cutoff:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -163,7 +183,8 @@ class AsteriskInstance:
         if indications.is_file():
             shutil.copy(indications, home / "etc" / "indications.conf")
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 60.0, *, tied: bool = True) -> None:
+        """Start and wait until fully booted. `tied`: Asterisk dies with this process."""
         self.render()
         log = (self.install.host_path(self.home) / "log" / "console.log").open("ab")
         self.proc = subprocess.Popen(
@@ -172,6 +193,7 @@ class AsteriskInstance:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if tied else None,
         )
         log.close()
         try:

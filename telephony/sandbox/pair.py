@@ -11,7 +11,12 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from telephony.sandbox.instance import AsteriskInstall, AsteriskInstance, find_install
+from telephony.sandbox.instance import (
+    AsteriskInstall,
+    AsteriskInstance,
+    find_install,
+    prune_old_homes,
+)
 
 PBX_APP = "thirdring"
 WORLD_APP = "world"
@@ -73,10 +78,12 @@ class Sandbox:
             rtp_end=world_rtp[1],
         )
 
-    def start(self) -> Sandbox:
-        self.pbx.start()
+    def start(self, *, tied: bool = True) -> Sandbox:
+        """Start both; `tied=False` lets them outlive this process (`sandbox up --detach`)."""
+        prune_old_homes(self.pbx.install.host_path(self.pbx.home).parent)
+        self.pbx.start(tied=tied)
         try:
-            self.world.start()
+            self.world.start(tied=tied)
         except BaseException:
             self.pbx.stop()
             raise
