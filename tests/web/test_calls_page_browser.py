@@ -9,53 +9,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import (
-    ConsoleMessage,
-    Dialog,
-    Page,
-    ViewportSize,
-    async_playwright,
-    expect,
-)
+from playwright.async_api import Page, expect
 from pytest_aiohttp import AiohttpServer
 
 from telephony.store.repo import CallStore
 
+from ..browser import VIEWPORT, Seen, open_page
 from .conftest import T0, World, finished_call, live_call
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 XSS = "<img src=x onerror=alert(1)><b>Bold</b>"
 LONG = "Ş" + "x" * 199
-VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 
 pytestmark = pytest.mark.browser
-
-
-class Seen:
-    def __init__(self) -> None:
-        self.dialogs: list[str] = []
-        self.console_errors: list[str] = []
-
-    async def on_dialog(self, dialog: Dialog) -> None:
-        self.dialogs.append(dialog.message)
-        await dialog.dismiss()
-
-    def on_console(self, message: ConsoleMessage) -> None:
-        # A CSP violation or a script error shows up here.
-        if message.type == "error":
-            self.console_errors.append(f"{message.text} at {message.location.get('url')}")
 
 
 @pytest.fixture
@@ -97,28 +65,13 @@ async def page_url(
 
 
 @pytest.fixture
-def chromium() -> str:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium", pytrace=False)
-    return str(CHROMIUM)
-
-
-@pytest.fixture
-async def page(page_url: str, chromium: str) -> AsyncIterator[tuple[Page, Seen]]:
+async def page(page_url: str) -> AsyncIterator[tuple[Page, Seen]]:
     seen = Seen()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-        try:
-            page = await browser.new_page(viewport=VIEWPORT)
-            page.on("dialog", seen.on_dialog)
-            page.on("console", seen.on_console)
-            await page.goto(page_url)
-            # Wait for the first render of both tables.
-            await expect(page.locator("#recent-calls tr[data-call-id]")).to_have_count(3)
-            await expect(page.locator("#live-calls tr[data-call-id]")).to_have_count(2)
-            yield page, seen
-        finally:
-            await browser.close()
+    async with open_page(page_url, seen=seen) as page:
+        # Wait for the first render of both tables.
+        await expect(page.locator("#recent-calls tr[data-call-id]")).to_have_count(3)
+        await expect(page.locator("#live-calls tr[data-call-id]")).to_have_count(2)
+        yield page, seen
 
 
 async def test_markup_in_caller_name_is_shown_as_text(page: tuple[Page, Seen]) -> None:
