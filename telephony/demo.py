@@ -73,12 +73,7 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
     runner = web.AppRunner(build_app(settings))
     await runner.setup()
     await web.TCPSite(runner, settings.http_host, port).start()
-    world = World(
-        box.world.ari_url,
-        box.world.ari_username,
-        box.world.ari_password,
-        recordings_dir=box.world.recordings_dir,
-    )
+    world = World.of(box.world)
     await world.start()
     print(f"[demo] open http://127.0.0.1:{port} — calls start now; Ctrl-C stops", flush=True)
     stop = asyncio.Event()

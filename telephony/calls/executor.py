@@ -66,7 +66,7 @@ class CommandExecutor:
             if isinstance(command, m.DialAgent):
                 return m.AgentLegEnded(channel_id=command.channel_id, reason="dial_failed")
             if isinstance(command, m.BridgeCall):
-                return m.ActionFailed(what="bridge", detail=str(error))
+                return await self._why_bridging_failed(session, command, error)
             return None
 
     async def _with_retry(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
@@ -137,6 +137,21 @@ class CommandExecutor:
                 )
                 self._on_end(session)
         return None
+
+    async def _why_bridging_failed(
+        self, session: CallSession, command: m.BridgeCall, error: AriError
+    ) -> m.CallEvent:
+        """A party that just hung up is a hangup, not a fault (ARI says 400 for it)."""
+        for channel in command.channel_ids:
+            try:
+                await self._rest.get_channel(channel)
+            except NotFound:
+                if channel == session.caller_channel:
+                    return m.CallerHungUp()
+                return m.AgentLegEnded(channel_id=channel, reason="gone")
+            except AriError:
+                break
+        return m.ActionFailed(what="bridge", detail=str(error))
 
     async def _start_recording(self, bridge: str, name: str) -> None:
         try:

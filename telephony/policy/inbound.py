@@ -84,6 +84,9 @@ class CallState:
     caller_channel: str
     phase: Phase
     attempts: int = 0
+    # Agents offered this call in the current round; not offered again until a
+    # round finds nobody left and waits `no_agent_retry`.
+    tried: tuple[str, ...] = ()
     agent_id: str | None = None
     agent_channel: str | None = None
     bridge_id: str | None = None
@@ -153,7 +156,7 @@ class InboundPolicy:
         ]
 
     def _wait(self, state: CallState, event: CallEvent, now: datetime) -> Result:
-        return replace(state, phase=Phase.WAITING), [
+        return replace(state, phase=Phase.WAITING, tried=()), [
             StartTimer(key=RETRY, at=now + self.limits.no_agent_retry)
         ]
 
@@ -164,7 +167,7 @@ class InboundPolicy:
         if event.key == RETRY and state.phase is Phase.WAITING:
             return replace(state, phase=Phase.RESERVING), [ReserveAgent()]
         if event.key == state.agent_ring_key and state.phase is Phase.OFFERING:
-            return self._next_agent(state, hangup=True)
+            return self._next_agent(state)
         return state, []  # a timer that is no longer armed
 
     def _nothing(self, state: CallState, event: CallEvent, now: datetime) -> Result:
@@ -194,7 +197,7 @@ class InboundPolicy:
         if event.channel_id != state.agent_channel:
             return state, []
         if state.phase is Phase.OFFERING:
-            return self._next_agent(state, hangup=False)
+            return self._next_agent(state)
         return self._finish(state, "answered", "agent")
 
     def _caller_hung_up(self, state: CallState, event: CallEvent, now: datetime) -> Result:
@@ -210,16 +213,20 @@ class InboundPolicy:
 
     # --- shared steps ---------------------------------------------------------
 
-    def _next_agent(self, state: CallState, *, hangup: bool) -> Result:
+    def _next_agent(self, state: CallState) -> Result:
         assert state.agent_id is not None and state.agent_channel is not None
-        commands: list[Command] = [CancelTimer(key=state.agent_ring_key)]
-        if hangup:
-            commands.append(HangupChannel(channel_id=state.agent_channel, reason="no_answer"))
+        commands: list[Command] = [
+            CancelTimer(key=state.agent_ring_key),
+            # Also after a failed dial: the leg we created stays in Stasis until hung up.
+            HangupChannel(channel_id=state.agent_channel, reason="no_answer"),
+        ]
+        tried = (*state.tried, state.agent_id)
         commands += [
             ReleaseAgent(agent_id=state.agent_id, missed=True),
-            ReserveAgent(exclude=(state.agent_id,)),
+            ReserveAgent(exclude=tried),
         ]
-        return replace(state, phase=Phase.RESERVING, agent_id=None, agent_channel=None), commands
+        new = replace(state, phase=Phase.RESERVING, agent_id=None, agent_channel=None, tried=tried)
+        return new, commands
 
     def _give_up(self, state: CallState) -> Result:
         """Nobody answered within the longest wait: the dialplan tells the caller."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from telephony.ari import (
     StasisEnd,
     StasisStart,
 )
+from telephony.sandbox.instance import AsteriskInstance
 
 log = structlog.get_logger("telephony.world")
 
@@ -89,6 +90,16 @@ class World:
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @classmethod
+    def of(cls, instance: AsteriskInstance) -> World:
+        """The controller of the sandbox's world instance."""
+        return cls(
+            instance.ari_url,
+            instance.ari_username,
+            instance.ari_password,
+            recordings_dir=instance.recordings_dir,
+        )
+
     async def start(self) -> None:
         self._task = asyncio.create_task(self._stream.run())
         for _ in range(100):
@@ -144,15 +155,7 @@ class World:
         return leg
 
     async def _dial(self, channel_id: str) -> None:
-        # Straight after /channels/create, Asterisk can still answer 409 "not in Stasis".
-        for attempt in range(20):
-            try:
-                await self.rest.dial(channel_id)
-                return
-            except Conflict:
-                if attempt == 19:
-                    raise
-                await asyncio.sleep(0.05)
+        await _until_in_stasis(lambda: self.rest.dial(channel_id))
 
     async def hangup(self, leg: Leg) -> None:
         try:
@@ -223,7 +226,11 @@ class World:
                 snoop = await self.rest.snoop(
                     leg.channel_id, app=WORLD_APP, spy="in", app_args="snoop"
                 )
-                await self.rest.record_channel(snoop.id, name, format="wav", if_exists="overwrite")
+                await _until_in_stasis(
+                    lambda: self.rest.record_channel(
+                        snoop.id, name, format="wav", if_exists="overwrite"
+                    )
+                )
                 leg.recording = name
             if leg.tone_hz is not None:
                 # Played through a bridge of its own: a tone generator on the channel
@@ -245,3 +252,14 @@ class World:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+
+async def _until_in_stasis(request: Callable[[], Awaitable[object]]) -> None:
+    """A channel just created can answer 409 "not in Stasis" for a moment; try again."""
+    for _ in range(40):
+        try:
+            await request()
+            return
+        except Conflict:
+            await asyncio.sleep(0.025)
+    await request()

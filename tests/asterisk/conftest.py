@@ -16,11 +16,12 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from telephony.ari import AriRest
 from telephony.config import Settings, load_settings
 from telephony.sandbox.pair import Sandbox, agent_endpoint
 from telephony.service import RUNTIME_KEY, Runtime, build_app
 from telephony.store.repo import CallRecord
-from telephony.world.controller import World
+from telephony.world.controller import PhoneBehaviour, World
 
 AGENTS = [
     {"id": "ayse", "name": "Ayşe Yılmaz", "endpoint": agent_endpoint("2001")},
@@ -38,12 +39,7 @@ def sandbox() -> Iterator[Sandbox]:
 
 @pytest.fixture
 async def world(sandbox: Sandbox) -> AsyncIterator[World]:
-    w = World(
-        sandbox.world.ari_url,
-        sandbox.world.ari_username,
-        sandbox.world.ari_password,
-        recordings_dir=sandbox.world.recordings_dir,
-    )
+    w = World.of(sandbox.world)
     await w.start()
     try:
         yield w
@@ -51,6 +47,31 @@ async def world(sandbox: Sandbox) -> AsyncIterator[World]:
         for leg in list(w.legs.values()):
             await w.hangup(leg)
         await w.stop()
+        await _until_pbx_idle(sandbox)
+
+
+async def _until_pbx_idle(sandbox: Sandbox) -> None:
+    """Isolation: the next test starts only when this one's calls are gone from the PBX."""
+    pbx = sandbox.pbx
+    async with AriRest(pbx.ari_url, pbx.ari_username, pbx.ari_password) as rest:
+
+        async def idle() -> bool:
+            return not await rest.list_channels() and not await rest.list_bridges()
+
+        try:
+            await eventually(idle, timeout=10, what="the PBX to have no channels left")
+        except AssertionError:
+            left = [(c.id, c.state, c.dialplan) for c in await rest.list_channels()]
+            bridges = [(b.id, b.channels) for b in await rest.list_bridges()]
+            raise AssertionError(f"left on the PBX: {left} {bridges}") from None
+
+
+def set_phones(
+    world: World, behaviour: PhoneBehaviour, extensions: tuple[str, ...] = ("2001", "2002")
+) -> None:
+    """The agents' desk phones all behave alike."""
+    for extension in extensions:
+        world.set_phone(extension, behaviour)
 
 
 async def eventually(

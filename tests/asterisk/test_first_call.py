@@ -7,9 +7,9 @@ from pathlib import Path
 
 from telephony.sandbox.pair import Sandbox
 from telephony.world.audio import duration_s, tones_heard
-from telephony.world.controller import PhoneBehaviour, World
+from telephony.world.controller import Leg, PhoneBehaviour, World
 
-from .conftest import AGENT_TONE, CALLER_TONE, StartService, eventually
+from .conftest import AGENT_TONE, CALLER_TONE, StartService, eventually, set_phones
 
 TONES = [CALLER_TONE, AGENT_TONE]
 
@@ -18,8 +18,7 @@ async def test_call_is_answered_bridged_heard_recorded_and_stored(
     sandbox: Sandbox, world: World, start_service: StartService
 ) -> None:
     service = await start_service()
-    world.set_phone("2001", PhoneBehaviour(answer_after=0.4, tone_hz=AGENT_TONE))
-    world.set_phone("2002", PhoneBehaviour(answer_after=0.4, tone_hz=AGENT_TONE))
+    set_phones(world, PhoneBehaviour(answer_after=0.4, tone_hz=AGENT_TONE))
     caller = await world.call("908501234567", "+905551112233", "Ayşe", tone_hz=CALLER_TONE)
     await asyncio.wait_for(caller.answered.wait(), 10)
 
@@ -62,8 +61,7 @@ async def test_rejecting_agent_is_skipped_for_the_next(
     world: World, start_service: StartService
 ) -> None:
     service = await start_service()
-    world.set_phone("2001", PhoneBehaviour(reject=True))
-    world.set_phone("2002", PhoneBehaviour(reject=True))
+    set_phones(world, PhoneBehaviour(reject=True))
     caller = await world.call("908501234567", "+905551110000", "Can")
     # Both reject once; the call keeps looking, then the first to answer wins.
     await eventually(lambda: _both_tried(world), what="both phones tried")
@@ -79,27 +77,26 @@ async def test_unanswered_agent_times_out_and_next_answers(
     world: World, start_service: StartService
 ) -> None:
     service = await start_service(agent_ring_timeout_s=1.0)
+    # Both agents idle equally long: ties go by id, so Ayşe (2001) is offered first.
     world.set_phone("2001", PhoneBehaviour(answer_after=None))
-    world.set_phone("2002", PhoneBehaviour(answer_after=None))
+    world.set_phone("2002", PhoneBehaviour(answer_after=0.3))
     caller = await world.call("908501234567", "+905551110001", "Deniz")
     first = await eventually(lambda: _first_phone(world), what="a phone ringing")
+    assert first.number == "2001"
     await asyncio.wait_for(first.ended.wait(), 5)  # hung up after 1 s of ringing
-    other = "2002" if first.number == "2001" else "2001"
-    world.set_phone(other, PhoneBehaviour(answer_after=0.2))
     await asyncio.wait_for(caller.answered.wait(), 10)
     await world.hangup(caller)
     record = await service.ended_call()
-    assert record.agent_id == ("mehmet" if other == "2002" else "ayse")
+    assert record.agent_id == "mehmet"
     pool = {a["id"]: a for a in service.runtime.calls.pool_snapshot()}  # type: ignore[union-attr]
-    assert pool["ayse" if first.number == "2001" else "mehmet"]["missed"] == 1
+    assert pool["ayse"]["missed"] == 1 and pool["mehmet"]["missed"] == 0
 
 
 async def test_caller_abandoning_while_ringing_frees_the_agent(
     world: World, start_service: StartService
 ) -> None:
     service = await start_service()
-    world.set_phone("2001", PhoneBehaviour(answer_after=None))
-    world.set_phone("2002", PhoneBehaviour(answer_after=None))
+    set_phones(world, PhoneBehaviour(answer_after=None))
     caller = await world.call("908501234567", "+905551110002", "Ece")
     phone = await eventually(lambda: _first_phone(world), what="a phone ringing")
     await world.hangup(caller)
@@ -113,8 +110,7 @@ async def test_caller_abandoning_while_ringing_frees_the_agent(
 
 async def test_agent_hanging_up_ends_the_call(world: World, start_service: StartService) -> None:
     service = await start_service()
-    world.set_phone("2001", PhoneBehaviour(answer_after=0.2))
-    world.set_phone("2002", PhoneBehaviour(answer_after=0.2))
+    set_phones(world, PhoneBehaviour(answer_after=0.2))
     caller = await world.call("908501234567", "+905551110003", "Filiz")
     await asyncio.wait_for(caller.answered.wait(), 10)
     phone = await eventually(lambda: _first_phone(world), what="the agent's phone")
@@ -146,7 +142,7 @@ async def _both_tried(world: World) -> bool:
     return len(world.phone_legs.get("2001", [])) >= 1 and len(world.phone_legs.get("2002", [])) >= 1
 
 
-async def _first_phone(world: World) -> object:
+async def _first_phone(world: World) -> Leg | None:
     legs = [leg for legs in world.phone_legs.values() for leg in legs]
     return legs[0] if legs else None
 

@@ -16,7 +16,15 @@ from telephony.sandbox.pair import Sandbox
 from telephony.service import build_app
 from telephony.world.controller import PhoneBehaviour, World
 
-from .conftest import AGENT_TONE, AGENTS, RunningService, StartService, eventually, free_port
+from .conftest import (
+    AGENT_TONE,
+    AGENTS,
+    RunningService,
+    StartService,
+    eventually,
+    free_port,
+    set_phones,
+)
 from .proxy import CuttableProxy
 
 
@@ -32,8 +40,7 @@ async def test_socket_cut_mid_call_keeps_the_call_and_knows_it_again(
     world: World, start_service: StartService, proxy: CuttableProxy
 ) -> None:
     service = await start_service(ari_url=f"http://127.0.0.1:{proxy.port}")
-    world.set_phone("2001", PhoneBehaviour(answer_after=0.2, tone_hz=AGENT_TONE))
-    world.set_phone("2002", PhoneBehaviour(answer_after=0.2, tone_hz=AGENT_TONE))
+    set_phones(world, PhoneBehaviour(answer_after=0.2, tone_hz=AGENT_TONE))
     caller = await world.call("908501234567", "+905551112244", "Hakan")
     await asyncio.wait_for(caller.answered.wait(), 10)
     await eventually(lambda: _talking(service), what="talking")
@@ -57,8 +64,7 @@ async def test_hangup_during_outage_is_caught_up_on_reconnect(
     world: World, start_service: StartService, proxy: CuttableProxy
 ) -> None:
     service = await start_service(ari_url=f"http://127.0.0.1:{proxy.port}")
-    world.set_phone("2001", PhoneBehaviour(answer_after=0.2))
-    world.set_phone("2002", PhoneBehaviour(answer_after=0.2))
+    set_phones(world, PhoneBehaviour(answer_after=0.2))
     caller = await world.call("908501234567", "+905551112255", "Irmak")
     await asyncio.wait_for(caller.answered.wait(), 10)
     await eventually(lambda: _talking(service), what="talking")
@@ -77,8 +83,7 @@ async def test_service_restart_mid_call_adopts_the_call(
     world: World, start_service: StartService
 ) -> None:
     first = await start_service()
-    world.set_phone("2001", PhoneBehaviour(answer_after=0.2))
-    world.set_phone("2002", PhoneBehaviour(answer_after=0.2))
+    set_phones(world, PhoneBehaviour(answer_after=0.2))
     caller = await world.call("908501234567", "+905551112266", "Jale")
     await asyncio.wait_for(caller.answered.wait(), 10)
     await eventually(lambda: _talking(first), what="talking")
@@ -167,8 +172,7 @@ async def test_hostile_caller_ids_are_stored_as_text(
     stored_name: str,
 ) -> None:
     service = await start_service()
-    world.set_phone("2001", PhoneBehaviour(answer_after=0.2))
-    world.set_phone("2002", PhoneBehaviour(answer_after=0.2))
+    set_phones(world, PhoneBehaviour(answer_after=0.2))
     caller = await world.call("908501234567", number, name, listen=False)
     await asyncio.wait_for(caller.answered.wait(), 10)
     await world.hangup(caller)

@@ -123,6 +123,7 @@ def test_agent_rejecting_moves_to_next_agent(policy: InboundPolicy) -> None:
     assert state.phase is Phase.RESERVING
     assert commands == [
         CancelTimer(key="agent_ring:1"),
+        HangupChannel(channel_id="c1-agent-1", reason="no_answer"),
         ReleaseAgent(agent_id="ayse", missed=True),
         ReserveAgent(exclude=("ayse",)),
     ]
@@ -138,6 +139,18 @@ def test_agent_ring_timeout_hangs_up_that_leg_and_tries_next(policy: InboundPoli
     # The hung-up leg's late events change nothing.
     for late in (AgentLegEnded(channel_id="c1-agent-1"), AgentAnswered(channel_id="c1-agent-1")):
         assert policy.decide(state, late, at(11)) == (state, [])
+
+
+def test_each_agent_is_tried_once_per_round_then_the_call_waits(policy: InboundPolicy) -> None:
+    state = offering(policy)
+    state, _ = policy.decide(state, AgentLegEnded(channel_id="c1-agent-1"), at(1))
+    state, _ = policy.decide(state, AgentReserved(agent_id="mehmet", endpoint="P/2"), at(1))
+    state, commands = policy.decide(state, AgentLegEnded(channel_id="c1-agent-2"), at(2))
+    assert commands[-1] == ReserveAgent(exclude=("ayse", "mehmet"))
+    state, commands = policy.decide(state, NoAgentAvailable(), at(2))
+    assert commands == [StartTimer(key="retry", at=at(4))]
+    state, commands = policy.decide(state, TimerFired(key="retry"), at(4))
+    assert commands == [ReserveAgent()]  # a new round: everyone again
 
 
 def test_no_agent_waits_and_retries(policy: InboundPolicy) -> None:
