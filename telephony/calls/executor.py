@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from telephony.ari import AriError, AriRest, AriUnavailable, Conflict, NotFound
+from telephony.ari.stasis import until_in_stasis
 from telephony.calls.agents import AgentPool
 from telephony.calls.session import CallSession
 from telephony.policy import messages as m
@@ -108,7 +109,7 @@ class CommandExecutor:
                     channel_id=channel,
                     originator=session.caller_channel,
                 )
-                await rest.dial(channel)
+                await until_in_stasis(lambda: rest.dial(channel))
             case m.HangupChannel(channel_id=channel, reason=reason):
                 await rest.hangup(channel, reason=_HANGUP_REASONS[reason])
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):

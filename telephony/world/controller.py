@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,11 +23,11 @@ from telephony.ari import (
     AriRest,
     ChannelDestroyed,
     ChannelStateChange,
-    Conflict,
     Event,
     StasisEnd,
     StasisStart,
 )
+from telephony.ari.stasis import until_in_stasis
 from telephony.sandbox.instance import AsteriskInstance
 
 log = structlog.get_logger("telephony.world")
@@ -155,7 +155,7 @@ class World:
         return leg
 
     async def _dial(self, channel_id: str) -> None:
-        await _until_in_stasis(lambda: self.rest.dial(channel_id))
+        await until_in_stasis(lambda: self.rest.dial(channel_id))
 
     async def hangup(self, leg: Leg) -> None:
         try:
@@ -226,7 +226,7 @@ class World:
                 snoop = await self.rest.snoop(
                     leg.channel_id, app=WORLD_APP, spy="in", app_args="snoop"
                 )
-                await _until_in_stasis(
+                await until_in_stasis(
                     lambda: self.rest.record_channel(
                         snoop.id, name, format="wav", if_exists="overwrite"
                     )
@@ -252,14 +252,3 @@ class World:
         task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-
-async def _until_in_stasis(request: Callable[[], Awaitable[object]]) -> None:
-    """A channel just created can answer 409 "not in Stasis" for a moment; try again."""
-    for _ in range(40):
-        try:
-            await request()
-            return
-        except Conflict:
-            await asyncio.sleep(0.025)
-    await request()
