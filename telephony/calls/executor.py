@@ -100,7 +100,8 @@ class CommandExecutor:
             case m.ReleaseAgent(agent_id=agent, missed=missed):
                 self._pool.release(agent, self._clock(), missed=missed)
             case m.DialAgent(agent_id=agent, endpoint=endpoint, channel_id=channel):
-                log.info("call.dial_agent", agent_id=agent, endpoint=endpoint)
+                structlog.contextvars.bind_contextvars(agent_id=agent)  # this call's task only
+                log.info("call.dial_agent", endpoint=endpoint)
                 self._on_agent_channel(session, channel)  # before any of its events arrive
                 await rest.create_channel(
                     endpoint,

@@ -1,0 +1,82 @@
+"""CallSession: one call's events in order, and one slow call never delays another."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from telephony.calls.session import CallSession
+from telephony.policy.inbound import InboundPolicy, Limits, Phase
+from telephony.policy.messages import (
+    AgentAnswered,
+    AgentReserved,
+    CallerHungUp,
+    CallEvent,
+    Command,
+    DialAgent,
+    ReserveAgent,
+    StartTimer,
+)
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+class RecordingExecutor:
+    """Carries out nothing but answers the pool's question; can be made slow per call."""
+
+    def __init__(self) -> None:
+        self.log: list[tuple[str, str]] = []
+        self.gates: dict[str, asyncio.Event] = {}
+
+    async def execute(self, session: CallSession, command: Command) -> CallEvent | None:
+        gate = self.gates.get(session.call_id)
+        if gate is not None and isinstance(command, DialAgent):
+            await gate.wait()
+        if isinstance(command, StartTimer):
+            return None  # no real timers in this test
+        self.log.append((session.call_id, type(command).__name__))
+        if isinstance(command, ReserveAgent):
+            return AgentReserved(agent_id=f"agent-{session.call_id}", endpoint="PJSIP/x")
+        return None
+
+
+def make_session(call_id: str, executor: RecordingExecutor) -> CallSession:
+    return CallSession(
+        call_id=call_id,
+        caller_channel=f"{call_id}-caller",
+        did="100",
+        caller_number=None,
+        caller_name="",
+        arrived_at=T0,
+        policy=InboundPolicy(Limits(max_wait=timedelta(seconds=60))),
+        executor=executor,
+        clock=lambda: T0,
+    )
+
+
+async def test_events_of_one_call_are_applied_in_order() -> None:
+    executor = RecordingExecutor()
+    session = make_session("a", executor)
+    task = asyncio.create_task(session.run())
+    session.feed(AgentAnswered(channel_id="a-agent-1"))
+    session.feed(CallerHungUp())
+    await asyncio.wait_for(session.done.wait(), 1)
+    await task
+    names = [name for _, name in executor.log]
+    assert names.index("DialAgent") < names.index("BridgeCall") < names.index("EndCall")
+    assert session.state is not None and session.state.phase is Phase.ENDED
+
+
+async def test_a_stuck_call_does_not_delay_another() -> None:
+    executor = RecordingExecutor()
+    executor.gates["slow"] = asyncio.Event()  # its dial never returns until released
+    slow, fast = make_session("slow", executor), make_session("fast", executor)
+    tasks = [asyncio.create_task(slow.run()), asyncio.create_task(fast.run())]
+    fast.feed(AgentAnswered(channel_id="fast-agent-1"))
+    fast.feed(CallerHungUp())
+    await asyncio.wait_for(fast.done.wait(), 1)
+    assert not slow.done.is_set()
+    executor.gates["slow"].set()
+    slow.feed(CallerHungUp())
+    await asyncio.wait_for(slow.done.wait(), 1)
+    await asyncio.gather(*tasks)
