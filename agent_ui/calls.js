@@ -65,6 +65,30 @@ function liveSeconds(call, nowMs) {
   return Number.isNaN(since) ? null : Math.max(0, (nowMs - since) / 1000);
 }
 
+/** The ring the caller hears now: ring k starts (k-1) cycles after ringing started. */
+function ringNow(call, nowMs) {
+  const since = Date.parse(call.ringing_since);
+  if (Number.isNaN(since) || !(call.cycle_ms > 0)) return null;
+  return 1 + Math.max(0, nowMs - since) / call.cycle_ms;
+}
+
+function ringText(ring, maxRings) {
+  if (ring === null || ring === undefined) return "—";
+  const limit = maxRings ? ` of ${maxRings}` : "";
+  return `ring ${ring.toFixed(1)}${limit}`;
+}
+
+/** Recent call: the ring a human answered at, or the caller gave up at. */
+function ringsOf(call) {
+  if (call.answered_ring !== null && call.answered_ring !== undefined) {
+    return ringText(call.answered_ring, call.max_rings);
+  }
+  if (call.abandoned_ring !== null && call.abandoned_ring !== undefined) {
+    return `left at ${ringText(call.abandoned_ring, call.max_rings)}`;
+  }
+  return call.system_answered ? "system answered" : "—";
+}
+
 function liveRow(call, nowMs) {
   const mode = liveMode(call);
   const pill = el("span", `state state-${mode}`, mode);
@@ -77,6 +101,9 @@ function liveRow(call, nowMs) {
     callerCell(call),
     el("td", "agent", agentOf(call)),
     el("td", "duration", `${mode} for ${seconds(liveSeconds(call, nowMs))} s`),
+    el("td", "rings", mode === "ringing"
+      ? (call.system_answered ? "in queue" : ringText(ringNow(call, nowMs), call.max_rings))
+      : ringText(call.answered_ring, call.max_rings)),
   );
   row.dataset.callId = text(call.id, "");
   return row;
@@ -92,6 +119,7 @@ function recentRow(call) {
     callerCell(call),
     el("td", "agent", agentOf(call)),
     el("td", "num", seconds(call.ring_seconds)),
+    el("td", "rings", ringsOf(call)),
     el("td", "num", seconds(call.talk_seconds)),
     el("td", null, el("span", `outcome outcome-${outcome.replace(/[^a-z_-]/gi, "")}`, text(outcome))),
     el("td", "recording", text(call.recording_name)),
@@ -111,7 +139,7 @@ function renderCalls(data) {
 
   const liveBody = document.querySelector("#live-calls tbody");
   const liveRows = live.map((call) => liveRow(call, nowMs));
-  liveBody.replaceChildren(...(liveRows.length ? liveRows : [emptyRow(5, "No live calls")]));
+  liveBody.replaceChildren(...(liveRows.length ? liveRows : [emptyRow(6, "No live calls")]));
   document.getElementById("live-count").textContent = live.length ? `(${live.length})` : "";
 
   // Recent calls rarely change: keep the rows (and any text selection) when equal.
@@ -120,7 +148,7 @@ function renderCalls(data) {
     lastRecent = recentKey;
     const recentBody = document.querySelector("#recent-calls tbody");
     recentBody.replaceChildren(
-      ...(recent.length ? recent.map(recentRow) : [emptyRow(8, "No calls yet")]),
+      ...(recent.length ? recent.map(recentRow) : [emptyRow(9, "No calls yet")]),
     );
   }
 }

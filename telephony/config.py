@@ -17,7 +17,14 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import phonenumbers
-from pydantic import BaseModel, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import ErrorDetails
 from pydantic_settings import (
     BaseSettings,
@@ -26,6 +33,9 @@ from pydantic_settings import (
     SettingsConfigDict,
     SettingsError,
 )
+
+from telephony.rings.cadences import find_cadence, known_cadence_names
+from telephony.rings.policy import RingPolicies
 
 ENV_PREFIX = "THIRDRING_"
 
@@ -44,7 +54,6 @@ _ACCEPTED: dict[str, str] = {
     "http_port": "must be an integer 1..65535",
     "database_url": "must start with sqlite+aiosqlite:// or postgresql+asyncpg://",
     "default_region": "must be a two-letter region known to phonenumbers, e.g. TR, DE, US",
-    "agent_ring_timeout_s": "must be a number of seconds > 0",
     "no_agent_retry_s": "must be a number of seconds > 0",
     "max_wait_s": "must be a number of seconds > 0",
     "recordings_dir": "must be a string (a host path, or empty when unknown)",
@@ -66,6 +75,8 @@ class AgentConfig(BaseModel, extra="forbid"):
     id: str = Field(pattern=_AGENT_ID.pattern)
     name: str = Field(min_length=1, max_length=80)
     endpoint: str = Field(pattern=_DIAL_STRING.pattern)
+    # Lower rings first when a ring policy selects agents "sequential"ly.
+    priority: int = Field(default=100, ge=0, le=1000)
 
 
 PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -92,7 +103,10 @@ class Settings(BaseSettings):
     # repr=False: a PostgreSQL URL may carry a password; keep it out of logged reprs.
     database_url: str = Field(default="sqlite+aiosqlite:///thirdring.db", repr=False)
     default_region: str = "TR"
-    agent_ring_timeout_s: PositiveSeconds = 15.0
+    # Ring policies (see telephony.rings): per DID, in rings the caller hears.
+    rings: RingPolicies = Field(default_factory=RingPolicies)
+    # The cadence when neither the DID's policy nor the caller's country names one.
+    default_cadence: str = "tr"
     no_agent_retry_s: PositiveSeconds = 1.0
     max_wait_s: PositiveSeconds = 60.0
     recordings_dir: str = ""
@@ -136,6 +150,25 @@ class Settings(BaseSettings):
     @classmethod
     def _lower_level(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("default_cadence")
+    @classmethod
+    def _known_cadence(cls, value: str, info: ValidationInfo) -> str:
+        rings = info.data.get("rings")
+        custom = rings.custom_cadences if isinstance(rings, RingPolicies) else {}
+        if find_cadence(value.strip().lower(), custom) is None:
+            raise ValueError(f"must be a known cadence: {', '.join(known_cadence_names(custom))}")
+        return value.strip().lower()
+
+    @field_validator("rings")
+    @classmethod
+    def _supported_steps(cls, value: RingPolicies) -> RingPolicies:
+        from telephony.calls.plans import unsupported_steps
+
+        problems = unsupported_steps(value)
+        if problems:
+            raise ValueError("; ".join(problems))
+        return value
 
     @field_validator("agents")
     @classmethod

@@ -66,7 +66,8 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
         database_url=f"sqlite+aiosqlite:///{db_path}",
         http_port=port,
         agents=[{"id": i, "name": n, "endpoint": agent_endpoint(p)} for i, n, p in AGENTS],
-        agent_ring_timeout_s=6,
+        # Turkey's ringback (1 s on, 4 s off): 3 rings = 15 s, each agent 2 rings.
+        rings={"default": {"cadence": "tr", "max_rings": 3, "agent_rings": 2}},
         max_wait_s=40,
         log_json=False,
     )

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from telephony.ari import AriEventStream, AriRest
 from telephony.calls.agents import AgentPool
+from telephony.calls.plans import plan_for
 from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
 from telephony.policy.inbound import InboundPolicy, Limits
@@ -53,7 +54,6 @@ class Runtime:
         await self.store.upsert_agents(s.agents)
         rest = AriRest(s.ari_url, s.ari_username, s.ari_password.get_secret_value())
         limits = Limits(
-            agent_ring_timeout=timedelta(seconds=s.agent_ring_timeout_s),
             no_agent_retry=timedelta(seconds=s.no_agent_retry_s),
             max_wait=timedelta(seconds=s.max_wait_s),
         )
@@ -64,6 +64,7 @@ class Runtime:
             policy=InboundPolicy(limits),
             app=s.ari_app,
             default_region=s.default_region,
+            plan_for=lambda did, caller: plan_for(s.rings, did, caller, s.default_cadence),
         )
         self.stream = AriEventStream(
             s.ari_url,

@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from telephony.config import AgentConfig
-from telephony.policy.routing import Candidate, longest_idle
+from telephony.policy.routing import Candidate, Strategy, choose
 
 
 class AgentStatus(StrEnum):
@@ -28,6 +28,7 @@ class AgentSlot:
     endpoint: str
     status: AgentStatus
     idle_since: datetime
+    priority: int = 100
     missed: int = 0
     call_id: str | None = None
 
@@ -35,19 +36,36 @@ class AgentSlot:
 class AgentPool:
     def __init__(self, agents: Iterable[AgentConfig], now: datetime) -> None:
         self._slots = {
-            a.id: AgentSlot(a.id, a.name, a.endpoint, AgentStatus.AVAILABLE, now) for a in agents
+            a.id: AgentSlot(a.id, a.name, a.endpoint, AgentStatus.AVAILABLE, now, a.priority)
+            for a in agents
         }
+        self._order = tuple(self._slots)  # configured order, for round robin
+        self._last_offered: str | None = None
 
-    def reserve(self, call_id: str, exclude: Iterable[str] = ()) -> AgentSlot | None:
+    def reserve(
+        self,
+        call_id: str,
+        exclude: Iterable[str] = (),
+        *,
+        limit: int | None = 1,
+        strategy: Strategy = "longest_idle",
+    ) -> list[AgentSlot]:
         candidates = [
-            Candidate(s.agent_id, s.idle_since)
+            Candidate(s.agent_id, s.idle_since, s.priority)
             for s in self._slots.values()
             if s.status is AgentStatus.AVAILABLE
         ]
-        chosen = longest_idle(candidates, exclude)
-        if chosen is None:
-            return None
-        return self.mark_busy(chosen, call_id)
+        chosen = choose(
+            candidates,
+            strategy=strategy,
+            exclude=tuple(exclude),
+            limit=limit,
+            last_offered=self._last_offered,
+            order=self._order,
+        )
+        if chosen:
+            self._last_offered = chosen[-1]
+        return [self.mark_busy(agent, call_id) for agent in chosen]
 
     def mark_busy(self, agent_id: str, call_id: str) -> AgentSlot:
         slot = self._slots[agent_id]

@@ -20,7 +20,7 @@ from telephony.ari.stasis import until_in_stasis
 from telephony.calls.agents import AgentPool
 from telephony.calls.session import CallSession
 from telephony.policy import messages as m
-from telephony.store.repo import CallStore
+from telephony.store.repo import AttemptRecord, CallStore
 
 log = structlog.get_logger("telephony.calls")
 
@@ -92,11 +92,12 @@ class CommandExecutor:
                 await rest.ring(channel)
             case m.AnswerCaller(channel_id=channel):
                 await rest.answer(channel)
-            case m.ReserveAgent(exclude=exclude):
-                slot = self._pool.reserve(session.call_id, exclude)
-                if slot is None:
+            case m.ReserveAgents(exclude=exclude, limit=limit, strategy=strategy):
+                slots = self._pool.reserve(session.call_id, exclude, limit=limit, strategy=strategy)
+                if not slots:
                     return m.NoAgentAvailable()
-                return m.AgentReserved(agent_id=slot.agent_id, endpoint=slot.endpoint)
+                offers = (m.AgentOffer(agent_id=s.agent_id, endpoint=s.endpoint) for s in slots)
+                return m.AgentsReserved(agents=tuple(offers))
             case m.ReleaseAgent(agent_id=agent, missed=missed):
                 self._pool.release(agent, self._clock(), missed=missed)
             case m.DialAgent(agent_id=agent, endpoint=endpoint, channel_id=channel):
@@ -126,6 +127,12 @@ class CommandExecutor:
                 await rest.destroy_bridge(bridge)
             case m.ReturnToDialplan(channel_id=channel, label=label):
                 await rest.continue_in_dialplan(channel, label=label)
+            case m.StartMoh(channel_id=channel, moh_class=moh_class):
+                await rest.start_moh(channel, moh_class)
+            case m.StopMoh(channel_id=channel):
+                await rest.stop_moh(channel)
+            case m.RecordAttempt():
+                await self._store_attempt(session, command)
             case m.StartTimer(key=key, at=at):
                 session.start_timer(key, at)
             case m.CancelTimer(key=key):
@@ -164,7 +171,19 @@ class CommandExecutor:
             # The call goes on; a missing recording is flagged, never silently skipped.
             log.error("recording.start_failed", bridge_id=bridge, error=str(error))
 
+    async def _store_attempt(self, session: CallSession, attempt: m.RecordAttempt) -> None:
+        record = AttemptRecord(**attempt.model_dump())
+        try:
+            await self._store.add_attempt(session.call_id, record)
+        except Exception as error:  # a storage fault must not drop the live call
+            log.error("store.attempt_failed", error=repr(error))
+
     async def _store_update(self, session: CallSession, fields: dict[str, Any]) -> None:
+        if "escalation" in fields:  # steps accumulate: the store keeps the whole list
+            session.escalations.append(fields["escalation"])
+            fields = {**fields, "escalations": list(session.escalations)}
+            del fields["escalation"]
+        session.note(fields)
         try:
             await self._store.update_call(session.call_id, **fields)
         except Exception as error:  # a storage fault must not drop the live call

@@ -33,7 +33,7 @@ from telephony.calls.executor import CommandExecutor
 from telephony.calls.session import CallSession
 from telephony.numbers import normalise_number
 from telephony.policy import messages as m
-from telephony.policy.inbound import InboundPolicy, Phase
+from telephony.policy.inbound import InboundPolicy, Phase, RingPlan
 from telephony.store.repo import CallRecord, CallStore
 
 log = structlog.get_logger("telephony.calls")
@@ -60,8 +60,11 @@ class CallService:
         policy: InboundPolicy,
         app: str,
         default_region: str,
+        plan_for: Callable[[str, str | None], RingPlan] = lambda did, caller: RingPlan(),
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
+        """`plan_for(did, caller_e164)` resolves a new call's ring policy (read per call,
+        so a policy change applies to new calls at once and never to calls in progress)."""
         self._rest = rest
         self._store = store
         self._pool = pool
@@ -69,6 +72,7 @@ class CallService:
         self._app = app
         self._region = default_region
         self._clock = clock
+        self._plan_for = plan_for
         self._sessions: dict[str, CallSession] = {}
         self._by_channel: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -134,16 +138,18 @@ class CallService:
     def _session(
         self, call_id: str, channel: Channel, did: str, *, arrived_at: datetime
     ) -> CallSession:
+        number = normalise_number(channel.caller.number, self._region)
         session = CallSession(
             call_id=call_id,
             caller_channel=channel.id,
             did=did,
-            caller_number=normalise_number(channel.caller.number, self._region),
+            caller_number=number,
             caller_name=channel.caller.name,
             arrived_at=arrived_at,
             policy=self._policy,
             executor=self._executor,
             clock=self._clock,
+            plan=self._plan_for(did, number),
         )
         self._sessions[call_id] = session
         self._by_channel[channel.id] = session
@@ -256,7 +262,12 @@ class CallService:
             self._by_channel[agent_channel] = session
             self._pool.mark_busy(agent_id, record.id)
             state = self._policy.adopt_talking(
-                record.id, caller.id, agent_id, agent_channel, bridge.id
+                record.id,
+                caller.id,
+                agent_id,
+                agent_channel,
+                bridge.id,
+                ringing_since=record.ringing_at or record.arrived_at,
             )
             self._spawn(session.run(initial=state))
             log.info("reconcile.adopted", call_id=record.id)

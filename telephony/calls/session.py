@@ -11,12 +11,12 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 import structlog
 
-from telephony.policy.inbound import CallState, InboundPolicy, Phase, PolicyError
+from telephony.policy.inbound import CallState, InboundPolicy, Phase, PolicyError, RingPlan
 from telephony.policy.messages import CallEvent, Command, TimerFired
 
 log = structlog.get_logger("telephony.calls")
@@ -39,6 +39,7 @@ class CallSession:
         policy: InboundPolicy,
         executor: Executor,
         clock: Callable[[], datetime],
+        plan: RingPlan | None = None,
     ) -> None:
         self.call_id = call_id
         self.caller_channel = caller_channel
@@ -47,7 +48,10 @@ class CallSession:
         self.caller_name = caller_name
         self.arrived_at = arrived_at
         self.answered_at: datetime | None = None
+        self.facts: dict[str, Any] = {}  # what was stored, for the live view
+        self.escalations: list[dict[str, Any]] = []
         self.state: CallState | None = None
+        self.plan = plan
         self._policy = policy
         self._executor = executor
         self._clock = clock
@@ -68,7 +72,7 @@ class CallSession:
         try:
             if initial is None:
                 state, commands = self._policy.start(
-                    self.call_id, self.caller_channel, self._clock()
+                    self.call_id, self.caller_channel, self._clock(), self.plan
                 )
                 self.state = state
                 log.info("call.start", did=self.did, phase=state.phase)
@@ -124,8 +128,12 @@ class CallSession:
         if handle is not None:
             handle.cancel()
 
+    def note(self, fields: dict[str, Any]) -> None:
+        self.facts.update(fields)
+
     def snapshot(self) -> dict[str, Any]:
         state = self.state
+        plan = state.plan if state else self.plan
         return {
             "id": self.call_id,
             "did": self.did,
@@ -135,4 +143,11 @@ class CallSession:
             "agent_id": state.agent_id if state else None,
             "arrived_at": self.arrived_at.isoformat(),
             "answered_at": self.answered_at.isoformat() if self.answered_at else None,
+            # The page counts rings from these: ring = 1 + (now - ringing_since) / cycle.
+            "ringing_since": state.ringing_since.isoformat() if state else None,
+            "cycle_ms": plan.cycle / timedelta(milliseconds=1) if plan else None,
+            "max_rings": plan.max_rings if plan else None,
+            "answered_ring": self.facts.get("answered_ring"),
+            "system_answered": bool(state and state.system_answered),
+            "escalations": list(self.escalations),
         }

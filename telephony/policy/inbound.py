@@ -2,61 +2,57 @@
 
 No I/O and no clock of its own: the adapter feeds events and the time, and carries out
 the commands. Every transition is in `_TABLE`; an event a phase does not expect raises
-`PolicyError`. Events about an agent leg that is no longer the current one (a late
-answer from a leg we already gave up on) and timers that are no longer armed are
-ignored, because the adapter cannot always withdraw them in time.
+`PolicyError`. Events about an agent leg that is no longer ringing (a late answer from a
+leg we already gave up on) and timers that are no longer armed are ignored, because the
+adapter cannot always withdraw them in time.
 
-    RESERVING --AgentReserved--> OFFERING --AgentAnswered--> TALKING --hangup--> ENDED
-        |  ^                        |
-        |  +--AgentLegEnded/timeout-+
-        +--NoAgentAvailable--> WAITING --retry timer--> RESERVING
+Rings are the unit (see `telephony.rings`): the caller's ringing starts at arrival; the
+deadline for `max_rings` is `max_rings` ring cycles later. An agent's phone rings at most
+`agent_rings` cycles and never past the deadline, while the caller still only rings.
+At the deadline the escalation steps run in order, one every `agent_rings` cycles:
+`ring_all` offers the call to every free agent at once, `queue` has the system answer
+and hold the caller with music while agents keep being offered the call, `message`
+hands the caller to the dialplan's apology (terminal). `max_wait` bounds it all.
+
+    WAITING --ReserveAgents answered--> OFFERING (1+ agent legs ringing)
+    OFFERING --an agent answers--> TALKING --either side hangs up--> ENDED
+    OFFERING --last leg ends or times out--> WAITING (ask again / retry)
     any live phase --CallerHungUp / max_wait / ActionFailed--> ENDED
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Literal
 
-from telephony.policy.messages import (
-    ActionFailed,
-    AgentAnswered,
-    AgentLegEnded,
-    AgentReserved,
-    AgentRinging,
-    AnswerCaller,
-    BridgeCall,
-    CallerHungUp,
-    CallEvent,
-    CancelTimer,
-    Command,
-    DestroyBridge,
-    DialAgent,
-    EndCall,
-    HangupChannel,
-    NoAgentAvailable,
-    RecordFacts,
-    ReleaseAgent,
-    ReserveAgent,
-    ReturnToDialplan,
-    RingCaller,
-    StartRecording,
-    StartTimer,
-    TimerFired,
-)
+from telephony.policy import messages as m
 
 MAX_WAIT = "max_wait"
 RETRY = "retry"
+DEADLINE = "deadline"
+PUT_THROUGH = "put_through"
 AGENT_RING = "agent_ring"
 # The label in dialplans/pbx/extensions.conf that tells the caller nobody could answer.
 NOBODY_LABEL = "message"
 
-
 Outcome = Literal["answered", "abandoned", "no_agent", "failed"]
 HangupBy = Literal["caller", "agent", "system"]
+Selection = Literal["longest_idle", "round_robin", "sequential", "ring_all"]
+AttemptOutcome = Literal["answered", "no_answer", "busy", "rejected", "unreachable", "cancelled"]
+
+# Why an agent leg ended (Dial status or our own reason) -> what the attempt record says.
+_LEG_OUTCOMES: dict[str, AttemptOutcome] = {
+    "busy": "busy",
+    "noanswer": "no_answer",
+    "no_answer": "no_answer",
+    "chanunavail": "unreachable",
+    "congestion": "unreachable",
+    "dial_failed": "unreachable",
+    "gone": "unreachable",
+}
 
 
 class PolicyError(Exception):
@@ -64,18 +60,52 @@ class PolicyError(Exception):
 
 
 class Phase(StrEnum):
-    RESERVING = "reserving"  # asked the pool for an agent
-    WAITING = "waiting"  # nobody free; retry soon
-    OFFERING = "offering"  # an agent's phone is being dialled
-    TALKING = "talking"  # caller and agent bridged
+    WAITING = "waiting"  # ringing; no agent leg right now (asking, or nobody free)
+    OFFERING = "offering"  # one or more agents' phones ringing
+    TALKING = "talking"  # caller and an agent bridged
     ENDED = "ended"
 
 
 @dataclass(frozen=True)
+class Escalation:
+    kind: Literal["ring_all", "queue", "message"]
+    moh_class: str = "default"
+
+
+@dataclass(frozen=True)
+class RingPlan:
+    """The ring policy of one call, resolved at arrival (a policy change never touches it)."""
+
+    cadence: str = "us"
+    cycle: timedelta = timedelta(seconds=6)
+    max_rings: float = 3
+    min_rings: float = 0
+    agent_rings: float = 3
+    selection: Selection = "longest_idle"
+    escalation: tuple[Escalation, ...] = (Escalation("queue"),)
+
+    @property
+    def deadline(self) -> timedelta:
+        return self.cycle * self.max_rings
+
+    @property
+    def agent_limit(self) -> timedelta:
+        return self.cycle * self.agent_rings
+
+
+@dataclass(frozen=True)
 class Limits:
-    agent_ring_timeout: timedelta = timedelta(seconds=15)
     no_agent_retry: timedelta = timedelta(seconds=1)
     max_wait: timedelta = timedelta(seconds=60)
+
+
+@dataclass(frozen=True)
+class Leg:
+    channel: str
+    agent_id: str
+    attempt: int
+    started_at: datetime
+    ringing_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -83,51 +113,90 @@ class CallState:
     call_id: str
     caller_channel: str
     phase: Phase
+    ringing_since: datetime
+    plan: RingPlan = field(default_factory=RingPlan)
     attempts: int = 0
+    legs: tuple[Leg, ...] = ()
     # Agents offered this call in the current round; not offered again until a
     # round finds nobody left and waits `no_agent_retry`.
     tried: tuple[str, ...] = ()
+    asking: bool = False  # a ReserveAgents is out (answered before the next event)
+    put_through: bool = True  # False until `min_rings` have passed
+    next_step: int = 0
+    ring_all: bool = False
+    system_answered: bool = False
     agent_id: str | None = None
     agent_channel: str | None = None
     bridge_id: str | None = None
 
-    @property
-    def agent_ring_key(self) -> str:
-        return f"{AGENT_RING}:{self.attempts}"
+    def leg(self, channel: str) -> Leg | None:
+        return next((leg for leg in self.legs if leg.channel == channel), None)
+
+    def past_deadline(self, now: datetime) -> bool:
+        return now >= self.ringing_since + self.plan.deadline
 
 
-Result = tuple[CallState, list[Command]]
-Handler = Callable[["InboundPolicy", CallState, CallEvent, datetime], Result]
+Result = tuple[CallState, list[m.Command]]
+Handler = Callable[["InboundPolicy", CallState, m.CallEvent, datetime], Result]
+
+
+def ring_at(state: CallState, now: datetime) -> float:
+    """The ring the caller is hearing now (1.0 = the first ring starts)."""
+    return 1 + (now - state.ringing_since) / state.plan.cycle
 
 
 class InboundPolicy:
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
 
-    def start(self, call_id: str, caller_channel: str, now: datetime) -> Result:
-        """A caller arrived: ring them, look for an agent, and bound the wait."""
-        state = CallState(call_id=call_id, caller_channel=caller_channel, phase=Phase.RESERVING)
-        return state, [
-            RingCaller(channel_id=caller_channel),
-            RecordFacts(fields={"ringing_at": now}),
-            StartTimer(key=MAX_WAIT, at=now + self.limits.max_wait),
-            ReserveAgent(),
+    def start(
+        self, call_id: str, caller_channel: str, now: datetime, plan: RingPlan | None = None
+    ) -> Result:
+        """A caller arrived: ring them, bound the wait, and offer the call (after `min_rings`)."""
+        plan = plan or RingPlan()
+        state = CallState(
+            call_id=call_id,
+            caller_channel=caller_channel,
+            phase=Phase.WAITING,
+            ringing_since=now,
+            plan=plan,
+            ring_all=plan.selection == "ring_all",
+            put_through=plan.min_rings <= 0,
+        )
+        commands: list[m.Command] = [
+            m.RingCaller(channel_id=caller_channel),
+            m.RecordFacts(
+                fields={"ringing_at": now, "cadence": plan.cadence, "max_rings": plan.max_rings}
+            ),
+            m.StartTimer(key=MAX_WAIT, at=now + self.limits.max_wait),
+            m.StartTimer(key=DEADLINE, at=now + plan.deadline),
         ]
+        if not state.put_through:
+            commands.append(m.StartTimer(key=PUT_THROUGH, at=now + plan.cycle * plan.min_rings))
+            return state, commands
+        return self._ask(state, commands)
 
     def adopt_talking(
-        self, call_id: str, caller_channel: str, agent_id: str, agent_channel: str, bridge_id: str
+        self,
+        call_id: str,
+        caller_channel: str,
+        agent_id: str,
+        agent_channel: str,
+        bridge_id: str,
+        ringing_since: datetime,
     ) -> CallState:
         """Rebuild a bridged call found in Asterisk after a reconnect or restart."""
         return CallState(
             call_id=call_id,
             caller_channel=caller_channel,
             phase=Phase.TALKING,
+            ringing_since=ringing_since,
             agent_id=agent_id,
             agent_channel=agent_channel,
             bridge_id=bridge_id,
         )
 
-    def decide(self, state: CallState, event: CallEvent, now: datetime) -> Result:
+    def decide(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
         if state.phase is Phase.ENDED:
             return state, []  # late events after the end change nothing
         handler = _TABLE.get((state.phase, type(event)))
@@ -135,143 +204,268 @@ class InboundPolicy:
             raise PolicyError(f"{type(event).__name__} is not expected in phase {state.phase}")
         return handler(self, state, event, now)
 
-    # --- transitions ----------------------------------------------------------
+    # --- offering the call ----------------------------------------------------------
 
-    def _dial(self, state: CallState, event: CallEvent, now: datetime) -> Result:
-        assert isinstance(event, AgentReserved)
-        attempts = state.attempts + 1
-        channel = f"{state.call_id}-agent-{attempts}"
+    def _ask(self, state: CallState, commands: list[m.Command]) -> Result:
+        """Ask the pool for the next agent (all free agents in ring-all mode)."""
+        busy = tuple(leg.agent_id for leg in state.legs)
+        limit = None if state.ring_all else 1
+        ask = m.ReserveAgents(
+            exclude=(*state.tried, *busy), limit=limit, strategy=state.plan.selection
+        )
+        return replace(state, asking=True), [*commands, ask]
+
+    def _reserved(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        assert isinstance(event, m.AgentsReserved)
+        state = replace(state, asking=False)
+        commands: list[m.Command] = []
+        legs = list(state.legs)
+        attempts = state.attempts
+        for offer in event.agents:
+            attempts += 1
+            leg = Leg(f"{state.call_id}-agent-{attempts}", offer.agent_id, attempts, now)
+            legs.append(leg)
+            commands += [
+                # Stored before dialling, so a restarted service can find the leg.
+                m.RecordFacts(fields={"agent_id": offer.agent_id, "agent_channel_id": leg.channel}),
+                m.DialAgent(
+                    agent_id=offer.agent_id, endpoint=offer.endpoint, channel_id=leg.channel
+                ),
+                m.StartTimer(key=f"{AGENT_RING}:{attempts}", at=self._agent_limit(state, now)),
+            ]
+        phase = Phase.OFFERING if legs else state.phase
+        return replace(state, phase=phase, legs=tuple(legs), attempts=attempts), commands
+
+    def _agent_limit(self, state: CallState, now: datetime) -> datetime:
+        """An agent rings `agent_rings` at most, and never past the caller's deadline
+        unless the call has already been escalated past it."""
+        limit = now + state.plan.agent_limit
+        deadline = state.ringing_since + state.plan.deadline
+        if not state.system_answered and state.next_step == 0 and deadline > now:
+            return min(limit, deadline)
+        return limit
+
+    def _nobody(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        state = replace(state, asking=False)
+        if state.legs:
+            return state, []  # ring-all found nobody more; the ringing legs go on
+        return replace(state, tried=()), [
+            m.StartTimer(key=RETRY, at=now + self.limits.no_agent_retry)
+        ]
+
+    def _leg_ringing(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        assert isinstance(event, m.AgentRinging)
+        leg = state.leg(event.channel_id)
+        if leg is None or leg.ringing_at is not None:
+            return state, []
+        rung = replace(leg, ringing_at=now)
+        legs = tuple(rung if x is leg else x for x in state.legs)
+        return replace(state, legs=legs), []
+
+    def _leg_ended(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        assert isinstance(event, m.AgentLegEnded)
+        if state.phase is Phase.TALKING:
+            if event.channel_id == state.agent_channel:
+                return self._finish(state, now, "answered", "agent")
+            return state, []
+        leg = state.leg(event.channel_id)
+        if leg is None:
+            return state, []
+        return self._drop_leg(state, leg, now, _LEG_OUTCOMES.get(event.reason, "rejected"))
+
+    def _drop_leg(
+        self, state: CallState, leg: Leg, now: datetime, outcome: AttemptOutcome
+    ) -> Result:
+        commands: list[m.Command] = [
+            m.CancelTimer(key=f"{AGENT_RING}:{leg.attempt}"),
+            # Also after a failed dial: the leg we created stays in Stasis until hung up.
+            m.HangupChannel(channel_id=leg.channel, reason="no_answer"),
+            self._attempt(leg, now, outcome),
+            m.ReleaseAgent(agent_id=leg.agent_id, missed=outcome == "no_answer"),
+        ]
+        legs = tuple(x for x in state.legs if x is not leg)
+        state = replace(state, legs=legs, tried=(*state.tried, leg.agent_id))
+        if legs:
+            return state, commands
+        return self._ask(replace(state, phase=Phase.WAITING), commands)
+
+    def _answered(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        assert isinstance(event, m.AgentAnswered)
+        leg = state.leg(event.channel_id)
+        if leg is None:
+            return state, []
+        commands: list[m.Command] = [m.CancelTimer(key=k) for k in (MAX_WAIT, DEADLINE, RETRY)]
+        for other in state.legs:
+            commands.append(m.CancelTimer(key=f"{AGENT_RING}:{other.attempt}"))
+            if other is not leg:  # ring-all: the others stop ringing at once
+                commands += [
+                    m.HangupChannel(channel_id=other.channel),
+                    self._attempt(other, now, "cancelled"),
+                    m.ReleaseAgent(agent_id=other.agent_id),
+                ]
+        bridge = state.call_id
+        facts: dict[str, object] = {
+            "answered_at": now,
+            "agent_id": leg.agent_id,
+            "agent_channel_id": leg.channel,
+            "bridge_id": bridge,
+            "recording_name": state.call_id,
+        }
+        if not state.system_answered:
+            facts["answered_ring"] = round(ring_at(state, now), 2)
+        commands += [
+            self._attempt(leg, now, "answered"),
+            m.RecordFacts(fields=facts),
+            m.StopMoh(channel_id=state.caller_channel)
+            if state.system_answered
+            else m.AnswerCaller(channel_id=state.caller_channel),
+            m.BridgeCall(bridge_id=bridge, channel_ids=(state.caller_channel, leg.channel)),
+            m.StartRecording(bridge_id=bridge, name=state.call_id),
+        ]
         new = replace(
             state,
-            phase=Phase.OFFERING,
-            attempts=attempts,
-            agent_id=event.agent_id,
-            agent_channel=channel,
+            phase=Phase.TALKING,
+            legs=(),
+            agent_id=leg.agent_id,
+            agent_channel=leg.channel,
+            bridge_id=bridge,
         )
-        return new, [
-            # Stored before dialling, so a restarted service can find the leg.
-            RecordFacts(fields={"agent_id": event.agent_id, "agent_channel_id": channel}),
-            DialAgent(agent_id=event.agent_id, endpoint=event.endpoint, channel_id=channel),
-            StartTimer(key=new.agent_ring_key, at=now + self.limits.agent_ring_timeout),
-        ]
-
-    def _wait(self, state: CallState, event: CallEvent, now: datetime) -> Result:
-        return replace(state, phase=Phase.WAITING, tried=()), [
-            StartTimer(key=RETRY, at=now + self.limits.no_agent_retry)
-        ]
-
-    def _timer(self, state: CallState, event: CallEvent, now: datetime) -> Result:
-        assert isinstance(event, TimerFired)
-        if event.key == MAX_WAIT:
-            return self._give_up(state)
-        if event.key == RETRY and state.phase is Phase.WAITING:
-            return replace(state, phase=Phase.RESERVING), [ReserveAgent()]
-        if event.key == state.agent_ring_key and state.phase is Phase.OFFERING:
-            return self._next_agent(state)
-        return state, []  # a timer that is no longer armed
-
-    def _nothing(self, state: CallState, event: CallEvent, now: datetime) -> Result:
-        """Agent ringing (the caller already hears ringing), or a late event of an old leg."""
-        return state, []
-
-    def _agent_answered(self, state: CallState, event: CallEvent, now: datetime) -> Result:
-        assert isinstance(event, AgentAnswered)
-        if event.channel_id != state.agent_channel:
-            return state, []
-        assert state.agent_id is not None
-        bridge = state.call_id
-        new = replace(state, phase=Phase.TALKING, bridge_id=bridge)
-        return new, [
-            CancelTimer(key=state.agent_ring_key),
-            CancelTimer(key=MAX_WAIT),
-            RecordFacts(
-                fields={"answered_at": now, "bridge_id": bridge, "recording_name": state.call_id}
-            ),
-            AnswerCaller(channel_id=state.caller_channel),
-            BridgeCall(bridge_id=bridge, channel_ids=(state.caller_channel, event.channel_id)),
-            StartRecording(bridge_id=bridge, name=state.call_id),
-        ]
-
-    def _agent_leg_ended(self, state: CallState, event: CallEvent, now: datetime) -> Result:
-        assert isinstance(event, AgentLegEnded)
-        if event.channel_id != state.agent_channel:
-            return state, []
-        if state.phase is Phase.OFFERING:
-            return self._next_agent(state)
-        return self._finish(state, "answered", "agent")
-
-    def _caller_hung_up(self, state: CallState, event: CallEvent, now: datetime) -> Result:
-        outcome: Outcome = "answered" if state.phase is Phase.TALKING else "abandoned"
-        return self._finish(state, outcome, "caller")
-
-    def _action_failed(self, state: CallState, event: CallEvent, now: datetime) -> Result:
-        new, commands = self._finish(state, "failed", "system", hangup_caller=False)
-        return new, [
-            *commands,
-            ReturnToDialplan(channel_id=state.caller_channel, label=NOBODY_LABEL),
-        ]
-
-    # --- shared steps ---------------------------------------------------------
-
-    def _next_agent(self, state: CallState) -> Result:
-        assert state.agent_id is not None and state.agent_channel is not None
-        commands: list[Command] = [
-            CancelTimer(key=state.agent_ring_key),
-            # Also after a failed dial: the leg we created stays in Stasis until hung up.
-            HangupChannel(channel_id=state.agent_channel, reason="no_answer"),
-        ]
-        tried = (*state.tried, state.agent_id)
-        commands += [
-            ReleaseAgent(agent_id=state.agent_id, missed=True),
-            ReserveAgent(exclude=tried),
-        ]
-        new = replace(state, phase=Phase.RESERVING, agent_id=None, agent_channel=None, tried=tried)
         return new, commands
 
-    def _give_up(self, state: CallState) -> Result:
-        """Nobody answered within the longest wait: the dialplan tells the caller."""
-        new, commands = self._finish(state, "no_agent", "system", hangup_caller=False)
-        return new, [
-            *commands,
-            ReturnToDialplan(channel_id=state.caller_channel, label=NOBODY_LABEL),
+    # --- timers -----------------------------------------------------------------------
+
+    def _timer(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        assert isinstance(event, m.TimerFired)
+        key = event.key
+        if state.phase is Phase.TALKING:
+            return state, []  # every pre-answer timer is stale once talking
+        if key == MAX_WAIT:
+            return self._give_up(state, now)
+        if key == DEADLINE:
+            return self._escalate(state, now)
+        if key == PUT_THROUGH and not state.put_through:
+            return self._ask(replace(state, put_through=True), [])
+        if key == RETRY and not state.legs and not state.asking and state.put_through:
+            return self._ask(state, [])
+        for leg in state.legs:
+            if key == f"{AGENT_RING}:{leg.attempt}":
+                return self._drop_leg(state, leg, now, "no_answer")
+        return state, []  # a timer that is no longer armed
+
+    def _escalate(self, state: CallState, now: datetime) -> Result:
+        """The caller reached `max_rings` unanswered: take the next escalation step."""
+        steps = state.plan.escalation
+        if state.next_step >= len(steps):
+            return state, []
+        step = steps[state.next_step]
+        state = replace(state, next_step=state.next_step + 1)
+        commands: list[m.Command] = [
+            m.RecordFacts(
+                fields={"escalation": {"step": step.kind, "ring": round(ring_at(state, now), 2)}}
+            )
         ]
+        if step.kind == "message":
+            new, more = self._give_up(state, now, outcome="no_agent")
+            return new, [*commands, *more]
+        if step.kind == "queue":
+            commands += [
+                m.AnswerCaller(channel_id=state.caller_channel),
+                m.StartMoh(channel_id=state.caller_channel, moh_class=step.moh_class),
+                m.RecordFacts(fields={"system_answered_at": now}),
+            ]
+            state = replace(state, system_answered=True, put_through=True)
+            commands += self._rearm(state, now)
+            if not state.legs and not state.asking:
+                return self._ask(state, commands)
+            return state, commands
+        # ring_all: every free agent rings too, from now on.
+        commands += self._rearm(state, now)
+        return self._ask(replace(state, ring_all=True, put_through=True), commands)
+
+    @staticmethod
+    def _rearm(state: CallState, now: datetime) -> list[m.Command]:
+        """The next escalation step, if any, comes `agent_rings` later."""
+        if state.next_step >= len(state.plan.escalation):
+            return []
+        return [m.StartTimer(key=DEADLINE, at=now + state.plan.agent_limit)]
+
+    # --- the end ------------------------------------------------------------------------
+
+    def _caller_hung_up(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        if state.phase is Phase.TALKING:
+            return self._finish(state, now, "answered", "caller")
+        new, commands = self._finish(state, now, "abandoned", "caller")
+        ring = {"abandoned_ring": round(ring_at(state, now), 2)}
+        return new, [m.RecordFacts(fields=ring), *commands]
+
+    def _action_failed(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        new, commands = self._finish(state, now, "failed", "system", hangup_caller=False)
+        back = m.ReturnToDialplan(channel_id=state.caller_channel, label=NOBODY_LABEL)
+        return new, [*commands, back]
+
+    def _give_up(self, state: CallState, now: datetime, outcome: Outcome = "no_agent") -> Result:
+        """Nobody answered within the longest wait: the dialplan tells the caller."""
+        new, commands = self._finish(state, now, outcome, "system", hangup_caller=False)
+        back = m.ReturnToDialplan(channel_id=state.caller_channel, label=NOBODY_LABEL)
+        return new, [*commands, back]
 
     def _finish(
         self,
         state: CallState,
+        now: datetime,
         outcome: Outcome,
         hangup_by: HangupBy,
         *,
         hangup_caller: bool = True,
     ) -> Result:
-        commands: list[Command] = [CancelTimer(key=MAX_WAIT), CancelTimer(key=RETRY)]
-        if state.phase is Phase.OFFERING:
-            commands.append(CancelTimer(key=state.agent_ring_key))
+        commands: list[m.Command] = [
+            m.CancelTimer(key=k) for k in (MAX_WAIT, RETRY, DEADLINE, PUT_THROUGH)
+        ]
+        for leg in state.legs:
+            commands += [
+                m.CancelTimer(key=f"{AGENT_RING}:{leg.attempt}"),
+                m.HangupChannel(channel_id=leg.channel),
+                self._attempt(leg, now, "cancelled"),
+                m.ReleaseAgent(agent_id=leg.agent_id),
+            ]
         if state.agent_channel is not None and hangup_by != "agent":
-            commands.append(HangupChannel(channel_id=state.agent_channel))
+            commands.append(m.HangupChannel(channel_id=state.agent_channel))
         if hangup_caller and hangup_by != "caller":
-            commands.append(HangupChannel(channel_id=state.caller_channel))
+            commands.append(m.HangupChannel(channel_id=state.caller_channel))
         if state.bridge_id is not None:
-            commands.append(DestroyBridge(bridge_id=state.bridge_id))
-        if state.agent_id is not None:
-            missed = state.phase is Phase.OFFERING
-            commands.append(ReleaseAgent(agent_id=state.agent_id, missed=missed))
-        commands.append(EndCall(outcome=outcome, hangup_by=hangup_by))
-        return replace(state, phase=Phase.ENDED), commands
+            commands.append(m.DestroyBridge(bridge_id=state.bridge_id))
+        if state.agent_id is not None and state.phase is Phase.TALKING:
+            commands.append(m.ReleaseAgent(agent_id=state.agent_id))
+        commands.append(m.EndCall(outcome=outcome, hangup_by=hangup_by))
+        return replace(state, phase=Phase.ENDED, legs=()), commands
+
+    @staticmethod
+    def _attempt(leg: Leg, now: datetime, outcome: AttemptOutcome) -> m.RecordAttempt:
+        return m.RecordAttempt(
+            agent_id=leg.agent_id,
+            channel_id=leg.channel,
+            started_at=leg.started_at,
+            ringing_at=leg.ringing_at,
+            ended_at=now,
+            outcome=outcome,
+        )
+
+    def _nothing(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        """A late event of a leg we already left behind."""
+        return state, []
 
 
-_LIVE = (Phase.RESERVING, Phase.WAITING, Phase.OFFERING, Phase.TALKING)
-_NOT_OFFERING = (Phase.RESERVING, Phase.WAITING, Phase.TALKING)
+_LIVE = (Phase.WAITING, Phase.OFFERING, Phase.TALKING)
+_RINGING = (Phase.WAITING, Phase.OFFERING)
 _TABLE: dict[tuple[Phase, type], Handler] = {
-    (Phase.RESERVING, AgentReserved): InboundPolicy._dial,
-    (Phase.RESERVING, NoAgentAvailable): InboundPolicy._wait,
-    (Phase.OFFERING, AgentRinging): InboundPolicy._nothing,
-    (Phase.OFFERING, AgentAnswered): InboundPolicy._agent_answered,
-    **{(phase, AgentLegEnded): InboundPolicy._agent_leg_ended for phase in _LIVE},
-    **{(phase, TimerFired): InboundPolicy._timer for phase in _LIVE},
-    **{(phase, CallerHungUp): InboundPolicy._caller_hung_up for phase in _LIVE},
-    **{(phase, ActionFailed): InboundPolicy._action_failed for phase in _LIVE},
-    # Ringing/answer of a leg we already gave up on (or a repeat) arrive late.
-    **{(phase, AgentRinging): InboundPolicy._nothing for phase in _NOT_OFFERING},
-    **{(phase, AgentAnswered): InboundPolicy._nothing for phase in _NOT_OFFERING},
+    **{(p, m.AgentsReserved): InboundPolicy._reserved for p in _RINGING},
+    **{(p, m.NoAgentAvailable): InboundPolicy._nobody for p in _RINGING},
+    **{(p, m.AgentRinging): InboundPolicy._leg_ringing for p in _RINGING},
+    **{(p, m.AgentAnswered): InboundPolicy._answered for p in _RINGING},
+    **{(p, m.AgentLegEnded): InboundPolicy._leg_ended for p in _LIVE},
+    **{(p, m.TimerFired): InboundPolicy._timer for p in _LIVE},
+    **{(p, m.CallerHungUp): InboundPolicy._caller_hung_up for p in _LIVE},
+    **{(p, m.ActionFailed): InboundPolicy._action_failed for p in _LIVE},
+    (Phase.TALKING, m.AgentRinging): InboundPolicy._nothing,
+    (Phase.TALKING, m.AgentAnswered): InboundPolicy._nothing,
 }

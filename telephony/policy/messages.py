@@ -20,11 +20,15 @@ class Message(BaseModel):
 # --- events -------------------------------------------------------------------
 
 
-class AgentReserved(Message):
-    """The agent pool reserved this agent for the call (answer to `ReserveAgent`)."""
-
+class AgentOffer(Message):
     agent_id: str
     endpoint: str
+
+
+class AgentsReserved(Message):
+    """The agent pool reserved these agents for the call (answer to `ReserveAgents`)."""
+
+    agents: tuple[AgentOffer, ...]
 
 
 class NoAgentAvailable(Message):
@@ -62,7 +66,7 @@ class ActionFailed(Message):
 
 
 CallEvent = (
-    AgentReserved
+    AgentsReserved
     | NoAgentAvailable
     | AgentRinging
     | AgentAnswered
@@ -86,10 +90,12 @@ class AnswerCaller(Message):
     channel_id: str
 
 
-class ReserveAgent(Message):
-    """Ask the pool for an available agent, not one of `exclude`."""
+class ReserveAgents(Message):
+    """Ask the pool for up to `limit` available agents (None: all), not one of `exclude`."""
 
     exclude: tuple[str, ...] = ()
+    limit: int | None = 1
+    strategy: Literal["longest_idle", "round_robin", "sequential", "ring_all"] = "longest_idle"
 
 
 class ReleaseAgent(Message):
@@ -131,6 +137,28 @@ class ReturnToDialplan(Message):
     label: str
 
 
+class StartMoh(Message):
+    """Music on hold to the caller (the system answered and holds them in the queue)."""
+
+    channel_id: str
+    moh_class: str = "default"
+
+
+class StopMoh(Message):
+    channel_id: str
+
+
+class RecordAttempt(Message):
+    """One offer of the call to one agent, as it ended."""
+
+    agent_id: str
+    channel_id: str
+    started_at: datetime
+    ringing_at: datetime | None
+    ended_at: datetime
+    outcome: Literal["answered", "no_answer", "busy", "rejected", "unreachable", "cancelled"]
+
+
 class StartTimer(Message):
     key: str
     at: datetime
@@ -154,7 +182,7 @@ class EndCall(Message):
 Command = (
     RingCaller
     | AnswerCaller
-    | ReserveAgent
+    | ReserveAgents
     | ReleaseAgent
     | DialAgent
     | HangupChannel
@@ -162,6 +190,9 @@ Command = (
     | StartRecording
     | DestroyBridge
     | ReturnToDialplan
+    | StartMoh
+    | StopMoh
+    | RecordAttempt
     | StartTimer
     | CancelTimer
     | RecordFacts

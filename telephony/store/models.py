@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
+    JSON,
     CheckConstraint,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -114,3 +117,38 @@ class Call(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     outcome: Mapped[str | None] = mapped_column(String(16))
     hangup_by: Mapped[str | None] = mapped_column(String(16))
+    # Rings (see telephony.rings): the cadence the caller heard, the limit, and the
+    # ring at which a human answered or the caller gave up.
+    cadence: Mapped[str | None] = mapped_column(String(32))
+    max_rings: Mapped[float | None] = mapped_column(Float)
+    answered_ring: Mapped[float | None] = mapped_column(Float)
+    abandoned_ring: Mapped[float | None] = mapped_column(Float)
+    system_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # [{"step": "queue", "ring": 4.0}, ...] in the order they were taken.
+    escalations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+
+
+ATTEMPT_OUTCOMES = ("answered", "no_answer", "busy", "rejected", "unreachable", "cancelled")
+
+
+class CallAttempt(Base):
+    """One offer of a call to one agent: who, rang from/to, how it ended."""
+
+    __tablename__ = "call_attempts"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IN ('answered', 'no_answer', 'busy', 'rejected', 'unreachable', 'cancelled')",
+            name="outcome",
+        ),
+        Index("ix_call_attempts_call_id", "call_id"),
+        Index("ix_call_attempts_agent_id", "agent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    channel_id: Mapped[str] = mapped_column(String(128))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ringing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(16))

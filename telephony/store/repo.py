@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -13,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telephony.config import AgentConfig
 from telephony.numbers import clean_caller_name, normalise_number
-from telephony.store.models import HANGUP_BY, OUTCOMES, Agent, Call, Contact
+from telephony.store.models import (
+    ATTEMPT_OUTCOMES,
+    HANGUP_BY,
+    OUTCOMES,
+    Agent,
+    Call,
+    CallAttempt,
+    Contact,
+)
 
 MAX_LIMIT = 1000
 # Caller-supplied text columns are String(80); longer input is cut, never rejected.
@@ -43,12 +52,30 @@ class CallRecord:
     ended_at: datetime | None
     outcome: str | None
     hangup_by: str | None
-    agent_name: str | None
+    cadence: str | None = None
+    max_rings: float | None = None
+    answered_ring: float | None = None
+    abandoned_ring: float | None = None
+    system_answered_at: datetime | None = None
+    escalations: list[dict[str, Any]] | None = None
+    agent_name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    agent_id: str
+    channel_id: str
+    started_at: datetime
+    ringing_at: datetime | None
+    ended_at: datetime
+    outcome: str
 
 
 _CALL_COLUMNS = tuple(Call.__table__.c)
 _UPDATABLE = frozenset(col.name for col in _CALL_COLUMNS) - {"id"}
-_TIMESTAMPS = frozenset({"arrived_at", "ringing_at", "answered_at", "ended_at"})
+_TIMESTAMPS = frozenset(
+    {"arrived_at", "ringing_at", "answered_at", "ended_at", "system_answered_at"}
+)
 
 
 def _utc_now() -> datetime:
@@ -185,6 +212,23 @@ class CallStore:
             result = await conn.execute(update(Call).where(Call.id == call_id).values(fields))
             if result.rowcount == 0:
                 raise CallNotFoundError(f"no call with id {call_id!r}")
+
+    async def add_attempt(self, call_id: str, attempt: AttemptRecord) -> None:
+        if attempt.outcome not in ATTEMPT_OUTCOMES:
+            raise ValueError(
+                f"outcome = {attempt.outcome!r}: must be one of {list(ATTEMPT_OUTCOMES)}"
+            )
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                insert(CallAttempt).values(call_id=call_id, **dataclasses.asdict(attempt))
+            )
+
+    async def attempts(self, call_id: str) -> list[AttemptRecord]:
+        """The agents this call was offered to, in order."""
+        columns = [getattr(CallAttempt, f.name) for f in dataclasses.fields(AttemptRecord)]
+        stmt = select(*columns).where(CallAttempt.call_id == call_id).order_by(CallAttempt.id)
+        async with self._engine.connect() as conn:
+            return [AttemptRecord(**row._mapping) for row in await conn.execute(stmt)]
 
     async def get_call(self, call_id: str) -> CallRecord | None:
         rows = await self._fetch(_records().where(Call.id == call_id))

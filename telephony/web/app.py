@@ -131,6 +131,13 @@ def call_json(call: CallRecord) -> dict[str, Any]:
         "ring_seconds": _seconds(call.arrived_at, call.answered_at or call.ended_at),
         "talk_seconds": _seconds(call.answered_at, call.ended_at),
         "recording_name": call.recording_name,
+        # Rings (see telephony.rings): the ring a human answered at, or the caller left at.
+        "cadence": call.cadence,
+        "max_rings": call.max_rings,
+        "answered_ring": call.answered_ring,
+        "abandoned_ring": call.abandoned_ring,
+        "system_answered": call.system_answered_at is not None,
+        "escalations": [str(step.get("step", "")) for step in call.escalations or []],
     }
 
 

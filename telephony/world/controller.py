@@ -196,7 +196,7 @@ class World:
             if leg is not None and not leg.ended.is_set():
                 leg.ended.set()
                 if leg.bridge_id is not None:
-                    self._spawn(self._quietly(self.rest.destroy_bridge(leg.bridge_id)))
+                    await self._quietly(self.rest.destroy_bridge(leg.bridge_id))
 
     async def _phone_called(self, channel_id: str, extension: str) -> None:
         behaviour = self._phones.get(extension, PhoneBehaviour())

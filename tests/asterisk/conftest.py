@@ -147,7 +147,12 @@ async def start_service(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Start
             "ari_password": sandbox.pbx.ari_password,
             "database_url": f"sqlite+aiosqlite:///{tmp_path}/calls.db",
             "agents": AGENTS,
-            "agent_ring_timeout_s": 3.0,
+            # A fast 1-second ring cycle keeps tests short: 6 rings = 6 s to the
+            # deadline; an agent's phone rings 3 rings = 3 s at most.
+            "rings": {
+                "default": {"cadence": "fast", "max_rings": 6, "agent_rings": 3},
+                "custom_cadences": {"fast": {"segments_ms": [500, 500]}},
+            },
             "max_wait_s": 20.0,
             "no_agent_retry_s": 0.3,
             "http_port": free_port(),

@@ -73,7 +73,7 @@ async def test_live_call_rings_talks_and_ends_on_the_page(
         assert call_id, "the live row carries the call's id"
         live = page.locator(f"#live-calls tr[data-call-id='{call_id}']")
         cells = live.locator("td")
-        await expect(cells).to_have_count(5)
+        await expect(cells).to_have_count(6)
         await expect(cells.nth(0)).to_have_text(re.compile(r"^(ringing|talking)$"))
         await expect(live.locator(".caller-name")).to_have_text(NAME)
         await expect(live.locator(".caller-number")).to_have_text(NUMBER)
@@ -106,7 +106,7 @@ async def test_live_call_rings_talks_and_ends_on_the_page(
         recent = page.locator(f"#recent-calls tr[data-call-id='{call_id}']")
         await expect(recent).to_have_count(1, timeout=UI_TIMEOUT)
         row = recent.locator("td")
-        await expect(row).to_have_count(8)
+        await expect(row).to_have_count(9)
         await expect(row.nth(1)).to_have_text(record.did)
         await expect(recent.locator(".caller-name")).to_have_text(NAME)
         await expect(recent.locator(".caller-number")).to_have_text(NUMBER)
@@ -114,9 +114,11 @@ async def test_live_call_rings_talks_and_ends_on_the_page(
         await expect(row.nth(4)).to_have_text(re.compile(r"^\d+$"))  # rang
         talk = round((record.ended_at - record.answered_at).total_seconds(), 1)
         assert talk >= 1.0
-        await expect(row.nth(5)).to_have_text(str(math.floor(talk)))
-        await expect(row.nth(6)).to_have_text("answered")
-        await expect(row.nth(7)).to_have_text(record.recording_name or "—")
+        # Answered by a human before the deadline: "ring r of 6".
+        await expect(row.nth(5)).to_have_text(re.compile(r"^ring \d+\.\d of 6$"))
+        await expect(row.nth(6)).to_have_text(str(math.floor(talk)))
+        await expect(row.nth(7)).to_have_text("answered")
+        await expect(row.nth(8)).to_have_text(record.recording_name or "—")
         await _assert_caller_name_is_text(page)
 
         states: list[str] = await page.evaluate("window.__states")

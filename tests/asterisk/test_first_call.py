@@ -76,7 +76,12 @@ async def test_rejecting_agent_is_skipped_for_the_next(
 async def test_unanswered_agent_times_out_and_next_answers(
     world: World, start_service: StartService
 ) -> None:
-    service = await start_service(agent_ring_timeout_s=1.0)
+    service = await start_service(
+        rings={
+            "default": {"cadence": "fast", "max_rings": 6, "agent_rings": 1},
+            "custom_cadences": {"fast": {"segments_ms": [500, 500]}},
+        }
+    )
     # Both agents idle equally long: ties go by id, so Ayşe (2001) is offered first.
     world.set_phone("2001", PhoneBehaviour(answer_after=None))
     world.set_phone("2002", PhoneBehaviour(answer_after=0.3))

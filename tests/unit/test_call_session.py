@@ -9,12 +9,13 @@ from telephony.calls.session import CallSession
 from telephony.policy.inbound import InboundPolicy, Limits, Phase
 from telephony.policy.messages import (
     AgentAnswered,
-    AgentReserved,
+    AgentOffer,
+    AgentsReserved,
     CallerHungUp,
     CallEvent,
     Command,
     DialAgent,
-    ReserveAgent,
+    ReserveAgents,
     StartTimer,
 )
 
@@ -35,8 +36,9 @@ class RecordingExecutor:
         if isinstance(command, StartTimer):
             return None  # no real timers in this test
         self.log.append((session.call_id, type(command).__name__))
-        if isinstance(command, ReserveAgent):
-            return AgentReserved(agent_id=f"agent-{session.call_id}", endpoint="PJSIP/x")
+        if isinstance(command, ReserveAgents):
+            offer = AgentOffer(agent_id=f"agent-{session.call_id}", endpoint="PJSIP/x")
+            return AgentsReserved(agents=(offer,))
         return None
 
 

@@ -38,7 +38,8 @@ def test_defaults() -> None:
     assert (s.ari_app, s.http_host, s.http_port) == ("thirdring", "127.0.0.1", 8080)
     assert s.database_url == "sqlite+aiosqlite:///thirdring.db"
     assert s.default_region == "TR"
-    assert (s.agent_ring_timeout_s, s.no_agent_retry_s, s.max_wait_s) == (15.0, 1.0, 60.0)
+    assert (s.no_agent_retry_s, s.max_wait_s, s.default_cadence) == (1.0, 60.0, "tr")
+    assert s.rings.default.max_rings == 3
     assert (s.recordings_dir, s.agents, s.log_level, s.log_json) == ("", [], "info", True)
     assert "s3cret-pass" not in repr(s)
 
@@ -118,7 +119,7 @@ ari_password = "short7!"
 http_port = 70000
 database_url = "mysql://tr:hunter22@db/x"
 default_region = "XX"
-agent_ring_timeout_s = 0
+default_cadence = "mars"
 no_agent_retry_s = -1
 max_wait_s = "soon"
 log_level = "loud"
@@ -139,7 +140,7 @@ endpoint = "agent2001"
         "http_port = 70000: must be an integer 1..65535",
         "database_url = 'mysql://tr:***@db/x': must start with sqlite+aiosqlite://",
         "default_region = 'XX': must be a two-letter region known to phonenumbers",
-        "agent_ring_timeout_s = 0: must be a number of seconds > 0",
+        "default_cadence = 'mars': must be a known cadence",
         "no_agent_retry_s = -1: must be a number of seconds > 0",
         "max_wait_s = 'soon': must be a number of seconds > 0",
         "log_level = 'loud': must be one of debug, info, warning, error",
@@ -206,3 +207,30 @@ def test_settings_class_reads_env_directly(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("THIRDRING_LOG_JSON", "false")
     s = Settings()
     assert (s.ari_username, s.log_json) == ("env-user", False)
+
+
+def test_ring_policy_errors_name_the_field(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+ari_username = "tr"
+ari_password = "long-enough"
+[rings.default]
+max_rings = 0
+""",
+    )
+    assert "max_rings" in error_of(path)
+
+
+def test_escalation_steps_not_available_yet_are_refused(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+ari_username = "tr"
+ari_password = "long-enough"
+[[rings.default.escalation]]
+kind = "voicemail"
+""",
+    )
+    message = error_of(path)
+    assert "rings.default.escalation[0].kind = 'voicemail': not available yet" in message

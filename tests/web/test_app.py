@@ -113,6 +113,7 @@ async def test_api_calls_lists_live_and_finished_calls(
             "ring_seconds": 12.3,
             "talk_seconds": None,
             "recording_name": None,
+            **NO_RINGS,
         },
         {
             "id": "answered",
@@ -129,8 +130,19 @@ async def test_api_calls_lists_live_and_finished_calls(
             "ring_seconds": 4.0,
             "talk_seconds": 60.0,
             "recording_name": "answered-rec",
+            **NO_RINGS,
         },
     ]
+
+
+NO_RINGS: dict[str, object] = {
+    "cadence": None,
+    "max_rings": None,
+    "answered_ring": None,
+    "abandoned_ring": None,
+    "system_answered": False,
+    "escalations": [],
+}
 
 
 async def test_caller_markup_is_returned_as_plain_json_text(

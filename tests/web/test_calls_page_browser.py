@@ -117,7 +117,7 @@ async def test_anonymous_caller_shows_anonymous(page: tuple[Page, Seen]) -> None
 async def test_live_and_recent_columns(page: tuple[Page, Seen]) -> None:
     view, _ = page
     live = view.locator("tr[data-call-id='live-long'] td")
-    await expect(live).to_have_count(5)
+    await expect(live).to_have_count(6)
     await expect(live.nth(0)).to_have_text("talking")
     await expect(live.nth(3)).to_have_text("Alice")  # name added by /api/calls
     await expect(live.nth(4)).to_have_text("talking for 42 s")
@@ -126,11 +126,12 @@ async def test_live_and_recent_columns(page: tuple[Page, Seen]) -> None:
     await expect(ringing.nth(3)).to_have_text("—")
     await expect(ringing.nth(4)).to_have_text("ringing for 3 s")
     recent = view.locator("tr[data-call-id='xss'] td")
-    await expect(recent).to_have_count(8)
+    await expect(recent).to_have_count(9)
     await expect(recent.nth(3)).to_have_text("Alice")
     await expect(recent.nth(4)).to_have_text("4")
-    await expect(recent.nth(5)).to_have_text("60")
-    await expect(recent.nth(6)).to_have_text("answered")
+    await expect(recent.nth(5)).to_have_text("—")  # no ring data for this call
+    await expect(recent.nth(6)).to_have_text("60")
+    await expect(recent.nth(7)).to_have_text("answered")
     await expect(view.locator("#live-count")).to_have_text("(2)")
 
 

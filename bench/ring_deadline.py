@@ -1,0 +1,247 @@
+"""`ring_deadline_precision`: how exactly an agent's ring deadline is kept, next to app_queue.
+
+Setup, per concurrency N: one PBX and one world Asterisk (as in the tests), N desk
+phones that ring and never answer, N callers dialling in at once.
+- **service**: the service in its own process with N agents (one per phone),
+  `agent_ring_timeout_s` = the deadline, `no_agent_retry_s` = 1, `max_wait_s` = 1 h. Each
+  agent leg rings until the service's own timer hangs it up and the service offers the
+  call to the next agent.
+- **reference, app_queue**: the same callers sent by the same PBX to `Queue()`
+  (dialplans/pbx/extensions_bench.conf), one queue whose members are the same N
+  `PJSIP/agentNNNN` endpoints, `timeout` = the deadline with `timeoutpriority=conf`,
+  `retry` = 1, autofill (every caller rings a member at once), ringinuse=no (one caller
+  per member).
+
+Measured per agent leg, from Asterisk's own event timestamps only (bench/observer.py):
+error = end - (ringing + deadline), where ringing = the leg's `Dial` RINGING and end =
+the earliest of its `ChannelHangupRequest`, final `Dial` status or `ChannelDestroyed`.
+`p50_ms`/`p99_ms`/`max_ms` are of |error| (nearest rank); `signed_*` keep the sign
+(negative: the phone rang less than the deadline). Callers are held for several rounds
+of ringing, so each caller gives several legs; legs whose deadline falls within 1 s of
+the end of the hold (when the callers hang up) are not counted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+import tempfile
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bench.harness import REPO, ServiceProcess, hang_up_all, place_calls, until_idle
+from bench.observer import LegTimes, RingObserver
+from bench.results import BenchResult, Number, Reference, percentile
+from telephony.ari import AriRest
+from telephony.sandbox.instance import AsteriskInstance
+from telephony.sandbox.pair import Sandbox, agent_endpoint
+from telephony.world.controller import PhoneBehaviour, World
+
+NAME = "ring_deadline_precision"
+COLUMNS = ("p99_ms", "p50_ms", "max_ms", "signed_p50_ms", "n")
+QUEUE_DID = "thirdring-bench-queue"  # dialplans/pbx/extensions_bench.conf
+QUEUE = "thirdring-bench"  # dialplans/pbx/queues.conf
+SERVICE_DID = "908502229999"  # any number goes to the service
+RETRY_S = 1  # app_queue's `retry` (whole seconds) and the service's no_agent_retry_s
+FIRST_PHONE = 2001
+# A leg whose deadline falls this close to the callers' hang-up is not counted: its
+# end may be the hang-up, not the deadline.
+GUARD = timedelta(seconds=1)
+
+
+@dataclass(frozen=True)
+class Options:
+    concurrency: tuple[int, ...] = (1, 50, 200)
+    deadline_s: int = 4
+    rounds: int = 3  # rings per caller at least
+    min_legs: int = 10  # more rounds at low concurrency, so a figure rests on this many legs
+    service_src: Path = REPO
+
+
+def run(options: Options) -> list[BenchResult]:
+    if not options.concurrency or min(options.concurrency) < 1 or max(options.concurrency) > 998:
+        raise ValueError(f"concurrency must be 1..998 each, got {options.concurrency}")
+    if options.deadline_s < 1:
+        raise ValueError(
+            f"deadline_s must be a whole number of seconds >= 1 (app_queue's unit), "
+            f"got {options.deadline_s}"
+        )
+    phones = tuple(str(FIRST_PHONE + i) for i in range(max(options.concurrency)))
+    box = Sandbox(phone_extensions=phones)
+    _say(f"starting PBX + world with {len(phones)} desk phones")
+    box.start()
+    try:
+        return asyncio.run(_run(box, options))
+    finally:
+        box.stop()
+
+
+async def _run(box: Sandbox, options: Options) -> list[BenchResult]:
+    pbx = box.pbx
+    results: list[BenchResult] = []
+    world = World.of(box.world)
+    await world.start()
+    silent = PhoneBehaviour(answer_after=None, tone_hz=None, listen=False)
+    async with AriRest(pbx.ari_url, pbx.ari_username, pbx.ari_password) as rest:
+        # extensions_bench.conf refuses callers unless this is set: a benchmark is running.
+        flag = {"variable": "THIRDRING_BENCH", "value": "1"}
+        await rest.request("POST", "/asterisk/variable", flag)
+        try:
+            for n in options.concurrency:
+                phones = [str(FIRST_PHONE + i) for i in range(n)]
+                for phone in phones:
+                    world.set_phone(phone, silent)
+                rounds = max(options.rounds, math.ceil(options.min_legs / n))
+                hold_s = rounds * (options.deadline_s + RETRY_S) + GUARD.total_seconds()
+                ours, our_notes = await _service_phase(box, rest, world, phones, hold_s, options)
+                theirs, their_notes = await _queue_phase(box, rest, world, phones, hold_s, options)
+                results.append(
+                    BenchResult(
+                        name=NAME,
+                        params={"concurrency": n, "deadline_s": options.deadline_s},
+                        metrics=ours,
+                        reference=Reference(name="app_queue", metrics=theirs),
+                        notes=[f"N={n} service: {x}" for x in our_notes]
+                        + [f"N={n} app_queue: {x}" for x in their_notes],
+                    )
+                )
+        finally:
+            await world.stop()
+    return results
+
+
+async def _service_phase(
+    box: Sandbox,
+    rest: AriRest,
+    world: World,
+    phones: Sequence[str],
+    hold_s: float,
+    options: Options,
+) -> tuple[dict[str, Number], list[str]]:
+    n = len(phones)
+    agents = [
+        {"id": f"agent{p}", "name": f"Bench agent {p}", "endpoint": agent_endpoint(p)}
+        for p in phones
+    ]
+    settings = {
+        "agent_ring_timeout_s": float(options.deadline_s),
+        "no_agent_retry_s": float(RETRY_S),
+        "max_wait_s": 3600.0,
+        "log_level": "info",
+    }
+    with tempfile.TemporaryDirectory(prefix="thirdring-bench-") as tmp:
+        service = ServiceProcess(box.pbx, settings, agents, Path(tmp), src=options.service_src)
+        await service.start()
+        try:
+            _say(f"N={n} service: {n} callers, holding {hold_s:.0f}s")
+            legs, cut = await _ring_for(box.pbx, rest, world, SERVICE_DID, n, hold_s)
+        finally:
+            await service.stop()
+        metrics, notes = _measure(legs, options.deadline_s, cut)
+        problems = service.log_problems()
+        if problems:
+            notes.append("service log: " + ", ".join(f"{k} x{v}" for k, v in problems.items()))
+    return metrics, notes
+
+
+async def _queue_phase(
+    box: Sandbox,
+    rest: AriRest,
+    world: World,
+    phones: Sequence[str],
+    hold_s: float,
+    options: Options,
+) -> tuple[dict[str, Number], list[str]]:
+    n = len(phones)
+    await _configure_queue(box.pbx, phones, options.deadline_s)
+    _say(f"N={n} app_queue: {n} callers, holding {hold_s:.0f}s")
+    legs, cut = await _ring_for(box.pbx, rest, world, QUEUE_DID, n, hold_s)
+    return _measure(legs, options.deadline_s, cut)
+
+
+async def _configure_queue(pbx: AsteriskInstance, phones: Sequence[str], deadline_s: int) -> None:
+    """queues.conf includes queues_bench.conf in the queue's section: the timeout and members."""
+    text = f"timeout = {deadline_s}\n" + "".join(f"member => {agent_endpoint(p)}\n" for p in phones)
+    (pbx.install.host_path(pbx.home) / "etc" / "queues_bench.conf").write_text(text)
+    await asyncio.to_thread(pbx.cli, f"queue reload all {QUEUE}")
+    shown = await asyncio.to_thread(pbx.cli, f"queue show {QUEUE}")
+    members = shown.count(agent_endpoint(""))
+    if members != len(phones):
+        raise RuntimeError(f"queue {QUEUE} has {members} members, expected {len(phones)}:\n{shown}")
+
+
+async def _ring_for(
+    pbx: AsteriskInstance, rest: AriRest, world: World, did: str, n: int, hold_s: float
+) -> tuple[list[LegTimes], datetime]:
+    """N callers ring for `hold_s`, then hang up; every agent leg as Asterisk told it."""
+    async with RingObserver(pbx.ari_url, pbx.ari_username, pbx.ari_password) as observer:
+        callers = await place_calls(world, did, n)
+        await asyncio.sleep(hold_s)
+        cut = datetime.now(UTC)
+        await hang_up_all(world, callers)
+        await until_idle(rest)
+        await asyncio.sleep(0.5)  # the last events on their way
+    return list(observer.legs.values()), cut
+
+
+def _ms(delta: timedelta) -> float:
+    return delta.total_seconds() * 1000
+
+
+def _measure(
+    legs: Iterable[LegTimes], deadline_s: int, cut: datetime
+) -> tuple[dict[str, Number], list[str]]:
+    deadline = timedelta(seconds=deadline_s)
+    errors: list[float] = []
+    gone_errors: list[float] = []
+    setup: list[float] = []
+    not_ringing = unended = answered = 0
+    ends: Counter[str] = Counter()
+    for leg in legs:
+        answered += leg.answered
+        start = leg.ringing_at or leg.dial_at
+        if start is None or start + deadline > cut - GUARD:
+            continue  # its end may be the callers' hang-up, not its deadline
+        if leg.ringing_at is None:
+            not_ringing += 1
+            continue
+        due = leg.ringing_at + deadline
+        if leg.end_at is None:
+            unended += 1
+            continue
+        errors.append(_ms(leg.end_at - due))
+        ends[leg.end_kind or "?"] += 1
+        if leg.destroyed_at is not None:
+            gone_errors.append(_ms(leg.destroyed_at - due))
+        if leg.dial_at is not None:
+            setup.append(_ms(leg.ringing_at - leg.dial_at))
+    size = [abs(e) for e in errors]
+    metrics: dict[str, Number] = {
+        "p50_ms": _r(percentile(size, 50)),
+        "p99_ms": _r(percentile(size, 99)),
+        "max_ms": _r(max(size, default=math.nan)),
+        "n": len(errors),
+        "signed_p50_ms": _r(percentile(errors, 50)),
+        "signed_min_ms": _r(min(errors, default=math.nan)),
+        "signed_max_ms": _r(max(errors, default=math.nan)),
+        "destroyed_p99_ms": _r(percentile([abs(e) for e in gone_errors], 99)),
+        "ring_setup_p50_ms": _r(percentile(setup, 50)),
+        "ring_setup_p99_ms": _r(percentile(setup, 99)),
+        "not_ringing": not_ringing,
+        "not_ended": unended,
+        "answered": answered,
+    }
+    notes = ["ends seen as " + ", ".join(f"{k} x{v}" for k, v in sorted(ends.items()))]
+    return metrics, notes
+
+
+def _r(value: float) -> float:
+    return round(value, 1)
+
+
+def _say(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,128 @@
+"""`make bench` / `python -m bench.run`: run the benchmarks, print a table, write JSON.
+
+`--only NAME` (or `make bench ONLY=NAME`) runs one benchmark. Results go to
+`bench/results/latest.json` and a copy named by the UTC time of the run.
+
+Environment, for a quicker run: `BENCH_CONCURRENCY=1,50` (ring_deadline_precision's
+concurrent calls), `BENCH_DEADLINE_S=4`, `BENCH_SERVICE_SRC=DIR` (run the service from
+another checkout, e.g. one made with `git archive`, to compare two versions).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bench import ring_deadline
+from bench.harness import REPO, BenchError
+from bench.results import BenchResult, describe, machine, table, write
+from telephony.sandbox.instance import AsteriskInstall, find_install
+from telephony.sandbox.rootfs import SandboxError
+
+RESULTS = REPO / "bench" / "results"
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    name: str
+    columns: Sequence[str]
+    run: Callable[[argparse.Namespace], list[BenchResult]]
+
+
+def _ring_deadline(args: argparse.Namespace) -> list[BenchResult]:
+    return ring_deadline.run(
+        ring_deadline.Options(
+            concurrency=tuple(args.concurrency),
+            deadline_s=args.deadline,
+            service_src=args.service_src,
+        )
+    )
+
+
+BENCHMARKS = [Benchmark(ring_deadline.NAME, ring_deadline.COLUMNS, _ring_deadline)]
+
+
+def _levels(text: str) -> list[int]:
+    try:
+        levels = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers like 1,50,200") from None
+    if not levels or min(levels) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers >= 1 like 1,50,200")
+    return levels
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    names = [b.name for b in BENCHMARKS]
+    env = os.environ
+    parser = argparse.ArgumentParser(prog="bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=names, default=env.get("ONLY") or None)
+    parser.add_argument(
+        "--concurrency",
+        type=_levels,
+        default=_levels(env.get("BENCH_CONCURRENCY", "1,50,200")),
+        help="ring_deadline_precision: concurrent ringing calls, comma-separated",
+    )
+    parser.add_argument(
+        "--deadline",
+        type=int,
+        default=int(env.get("BENCH_DEADLINE_S", "4")),
+        help="ring_deadline_precision: the agent ring deadline, whole seconds",
+    )
+    parser.add_argument(
+        "--service-src",
+        type=Path,
+        default=Path(env.get("BENCH_SERVICE_SRC") or REPO),
+        help="the checkout whose telephony package runs as the service",
+    )
+    parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON")
+    return parser.parse_args(argv)
+
+
+def _asterisk_version(install: AsteriskInstall) -> str:
+    text = install.version()  # "Asterisk 22.10.1"
+    return text.removeprefix("Asterisk ").strip() or "unknown"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        host = machine(_asterisk_version(find_install()))
+    except SandboxError as error:
+        print(f"bench: {error}", file=sys.stderr)
+        return 1
+    print(describe(host), flush=True)
+    chosen = [b for b in BENCHMARKS if args.only in (None, b.name)]
+    results: list[BenchResult] = []
+    started = time.monotonic()
+    for bench in chosen:
+        print(f"[bench] {bench.name} ...", file=sys.stderr, flush=True)
+        try:
+            results += bench.run(args)
+        except (BenchError, SandboxError) as error:
+            print(f"bench: {bench.name}: {error}", file=sys.stderr)
+            return 1
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    write(args.results / "latest.json", host, results)
+    write(args.results / f"{stamp}.json", host, results)
+    print()
+    print(describe(host))
+    for bench in chosen:
+        mine = [r for r in results if r.name == bench.name]
+        print(table(mine, bench.columns))
+        for result in mine:
+            for note in result.notes:
+                print(f"  note: {note}")
+    took = time.monotonic() - started
+    print(f"\n{len(results)} results in {took:.0f}s -> {args.results / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

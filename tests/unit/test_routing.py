@@ -1,0 +1,42 @@
+"""Agent selection strategies (pure)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from telephony.policy.routing import Candidate, choose
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+ORDER = ("a", "b", "c")
+AGENTS = [
+    Candidate("a", T0 + timedelta(seconds=30), priority=2),
+    Candidate("b", T0, priority=3),
+    Candidate("c", T0 + timedelta(seconds=10), priority=1),
+]
+
+
+def test_longest_idle_first() -> None:
+    assert choose(AGENTS, strategy="longest_idle") == ["b"]
+    assert choose(AGENTS, strategy="longest_idle", exclude=["b"]) == ["c"]
+
+
+def test_sequential_by_priority() -> None:
+    assert choose(AGENTS, strategy="sequential", limit=None) == ["c", "a", "b"]
+
+
+def test_round_robin_continues_after_the_last_offered() -> None:
+    assert choose(AGENTS, strategy="round_robin", order=ORDER) == ["a"]
+    assert choose(AGENTS, strategy="round_robin", order=ORDER, last_offered="a") == ["b"]
+    assert choose(AGENTS, strategy="round_robin", order=ORDER, last_offered="c") == ["a"]
+    busy_b = [c for c in AGENTS if c.agent_id != "b"]
+    assert choose(busy_b, strategy="round_robin", order=ORDER, last_offered="a") == ["c"]
+
+
+def test_ring_all_takes_everyone_not_excluded() -> None:
+    got = choose(AGENTS, strategy="ring_all", order=ORDER, limit=None, exclude=["a"])
+    assert sorted(got) == ["b", "c"]
+
+
+def test_nobody_left() -> None:
+    assert choose([], strategy="longest_idle") == []
+    assert choose(AGENTS, strategy="longest_idle", exclude=["a", "b", "c"]) == []
