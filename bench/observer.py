@@ -7,6 +7,7 @@ app, app_queue, the dialplan), and never commands anything. Only Asterisk's even
 never the time an event reached Python, so the observer's own delays do not count.
 
 Per agent leg (a channel named `PJSIP/agent...`):
+- `created_at`: `ChannelCreated` (for a closer look only);
 - `dial_at`: the `Dial` event with an empty dialstatus (dialling begins);
 - `ringing_at`: the first `Dial` with dialstatus RINGING (the phone's 180 arrived);
 - `end_at`: the first sign that the ringing is being ended, the earliest of:
@@ -28,11 +29,18 @@ from urllib.parse import quote, urlencode
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from telephony.ari import ChannelDestroyed, ChannelHangupRequest, Dial, parse_event
+from telephony.ari import (
+    Channel,
+    ChannelDestroyed,
+    ChannelHangupRequest,
+    Dial,
+    UnknownEvent,
+    parse_event,
+)
 from telephony.ari.transport import basic_auth
 
 OBSERVER_APP = "thirdring-bench-observer"
-_WANTED = frozenset({"Dial", "ChannelHangupRequest", "ChannelDestroyed"})
+_WANTED = frozenset({"ChannelCreated", "Dial", "ChannelHangupRequest", "ChannelDestroyed"})
 _IN_PROGRESS = frozenset({"", "RINGING", "PROGRESS", "PROCEEDING"})
 
 
@@ -40,6 +48,7 @@ _IN_PROGRESS = frozenset({"", "RINGING", "PROGRESS", "PROCEEDING"})
 class LegTimes:
     channel_id: str
     name: str
+    created_at: datetime | None = None
     dial_at: datetime | None = None
     ringing_at: datetime | None = None
     end_at: datetime | None = None
@@ -113,6 +122,11 @@ class RingObserver:
             elif status not in _IN_PROGRESS:
                 leg.answered = leg.answered or status == "ANSWER"
                 self._ended(leg, at, f"dial_{status}")
+        elif isinstance(event, UnknownEvent) and event.type == "ChannelCreated":
+            channel = Channel.model_validate(getattr(event, "channel", None) or {"id": ""})
+            leg = self._leg(channel.id, channel.name)
+            if leg is not None:
+                leg.created_at = at
         elif isinstance(event, ChannelHangupRequest):
             leg = self._leg(event.channel.id, event.channel.name)
             if leg is not None:

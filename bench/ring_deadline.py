@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import shutil
 import sys
 import tempfile
 from collections import Counter
@@ -60,6 +61,7 @@ class Options:
     rounds: int = 3  # rings per caller at least
     min_legs: int = 10  # more rounds at low concurrency, so a figure rests on this many legs
     service_src: Path = REPO
+    legs_dir: Path | None = None  # also write every leg's timestamps here (CSV), for a closer look
 
 
 def run(options: Options) -> list[BenchResult]:
@@ -142,6 +144,9 @@ async def _service_phase(
         finally:
             await service.stop()
         metrics, notes = _measure(legs, options.deadline_s, cut)
+        _dump(options.legs_dir, f"service-{n}", legs)
+        if options.legs_dir is not None:
+            shutil.copy(service.log_path, options.legs_dir / f"service-{n}.log")
         problems = service.log_problems()
         if problems:
             notes.append("service log: " + ", ".join(f"{k} x{v}" for k, v in problems.items()))
@@ -160,7 +165,33 @@ async def _queue_phase(
     await _configure_queue(box.pbx, phones, options.deadline_s)
     _say(f"N={n} app_queue: {n} callers, holding {hold_s:.0f}s")
     legs, cut = await _ring_for(box.pbx, rest, world, QUEUE_DID, n, hold_s)
+    _dump(options.legs_dir, f"app_queue-{n}", legs)
     return _measure(legs, options.deadline_s, cut)
+
+
+def _dump(folder: Path | None, name: str, legs: Sequence[LegTimes]) -> None:
+    if folder is None:
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fields = (
+        "channel_id",
+        "name",
+        "created_at",
+        "dial_at",
+        "ringing_at",
+        "end_at",
+        "end_kind",
+        "destroyed_at",
+    )
+    rows = [",".join(fields)]
+    for leg in sorted(
+        legs, key=lambda x: x.dial_at or x.ringing_at or datetime.max.replace(tzinfo=UTC)
+    ):
+        values = [getattr(leg, f) for f in fields]
+        rows.append(
+            ",".join(v.isoformat() if isinstance(v, datetime) else str(v or "") for v in values)
+        )
+    (folder / f"{name}.csv").write_text("\n".join(rows) + "\n")
 
 
 async def _configure_queue(pbx: AsteriskInstance, phones: Sequence[str], deadline_s: int) -> None:

@@ -41,6 +41,7 @@ def _ring_deadline(args: argparse.Namespace) -> list[BenchResult]:
             concurrency=tuple(args.concurrency),
             deadline_s=args.deadline,
             service_src=args.service_src,
+            legs_dir=args.legs,
         )
     )
 
@@ -82,6 +83,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="the checkout whose telephony package runs as the service",
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON")
+    parser.add_argument(
+        "--legs",
+        type=Path,
+        default=Path(env["BENCH_LEGS_DIR"]) if env.get("BENCH_LEGS_DIR") else None,
+        help="also write each agent leg's Asterisk timestamps (CSV) to this folder",
+    )
     return parser.parse_args(argv)
 
 

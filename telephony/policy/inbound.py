@@ -238,10 +238,13 @@ class InboundPolicy:
 
     def _agent_limit(self, state: CallState, now: datetime) -> datetime:
         """An agent rings `agent_rings` at most, and never past the caller's deadline
-        unless the call has already been escalated past it."""
+        before it escalates, unless the first step is ring-all (then the ringing agent
+        keeps ringing while the others join)."""
         limit = now + state.plan.agent_limit
         deadline = state.ringing_since + state.plan.deadline
-        if not state.system_answered and state.next_step == 0 and deadline > now:
+        steps = state.plan.escalation
+        joins = bool(steps) and steps[0].kind == "ring_all"
+        if state.next_step == 0 and not state.system_answered and not joins and deadline > now:
             return min(limit, deadline)
         return limit
 
@@ -380,7 +383,8 @@ class InboundPolicy:
             return state, commands
         # ring_all: every free agent rings too, from now on.
         commands += self._rearm(state, now)
-        return self._ask(replace(state, ring_all=True, put_through=True), commands)
+        # Everyone again, those who let it ring before included.
+        return self._ask(replace(state, ring_all=True, put_through=True, tried=()), commands)
 
     @staticmethod
     def _rearm(state: CallState, now: datetime) -> list[m.Command]:
@@ -395,6 +399,8 @@ class InboundPolicy:
         if state.phase is Phase.TALKING:
             return self._finish(state, now, "answered", "caller")
         new, commands = self._finish(state, now, "abandoned", "caller")
+        if state.system_answered:
+            return new, commands  # left the queue: the caller heard music, not rings
         ring = {"abandoned_ring": round(ring_at(state, now), 2)}
         return new, [m.RecordFacts(fields=ring), *commands]
 

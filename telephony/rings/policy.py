@@ -227,9 +227,8 @@ class RingPolicies(_Frozen):
 
 
 def _problem(loc: tuple[str, ...], value: str, kind: str, message: str) -> InitErrorDetails:
-    # The message is used as a template: keep any braces of the value literal.
-    template = message.replace("{", "{{").replace("}", "}}")
-    return InitErrorDetails(type=PydanticCustomError(kind, template), loc=loc, input=value)
+    # Without a context pydantic formats nothing: braces in the message stay as they are.
+    return InitErrorDetails(type=PydanticCustomError(kind, message), loc=loc, input=value)
 
 
 # --- messages for people ------------------------------------------------------------

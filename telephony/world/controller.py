@@ -13,6 +13,7 @@ import asyncio
 import itertools
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 import structlog
@@ -59,6 +60,9 @@ class Leg:
     ended: asyncio.Event = field(default_factory=asyncio.Event)
     recording: str | None = None
     bridge_id: str | None = None
+    # Asterisk's own timestamps (world side) of what this leg experienced.
+    rang_at: datetime | None = None
+    answered_at: datetime | None = None
 
 
 class World:
@@ -186,8 +190,10 @@ class World:
             if leg is None:
                 return
             if event.channel.state == "Ringing":
+                leg.rang_at = leg.rang_at or event.timestamp
                 leg.rang.set()
             elif event.channel.state == "Up" and not leg.answered.is_set():
+                leg.answered_at = event.timestamp
                 leg.answered.set()
                 if leg.kind == "caller":
                     self._spawn(self._media(leg))

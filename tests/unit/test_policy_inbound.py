@@ -191,6 +191,14 @@ def test_deadline_escalates_to_queue_system_answers_with_music(policy: InboundPo
     assert isinstance(facts, m.RecordFacts) and "answered_ring" not in facts.fields
 
 
+def test_leaving_the_queue_is_abandoned_without_a_ring(policy: InboundPolicy) -> None:
+    state = offering(policy)
+    state, _ = policy.decide(state, m.TimerFired(key="deadline"), at(6))
+    state, commands = policy.decide(state, m.CallerHungUp(), at(9))
+    assert commands[-1] == m.EndCall(outcome="abandoned", hangup_by="caller")
+    assert not [c for c in commands if isinstance(c, m.RecordFacts)]
+
+
 def test_after_the_deadline_agents_ring_their_full_agent_rings(policy: InboundPolicy) -> None:
     state, _ = policy.start("c1", "caller", T0, PLAN)
     state, _ = policy.decide(state, m.NoAgentAvailable(), T0)

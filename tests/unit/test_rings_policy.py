@@ -301,3 +301,12 @@ def test_field_path() -> None:
     assert field_path(("escalation", 1, "external", "dial")) == "escalation[1].external.dial"
     assert field_path(("per_did", "2000", "[key]")) == "per_did.2000 (the key)"
     assert field_path(()) == ""
+
+
+def test_braces_in_a_key_are_shown_as_given() -> None:
+    lines = refusal(
+        RingPolicies, {"custom_cadences": {"a{x}": {"name": "b", "segments_ms": [1, 2]}}}
+    )
+    assert lines == [
+        "custom_cadences.a{x}.name = 'b': must be 'a{x}', the key it is listed under (or left out)"
+    ]

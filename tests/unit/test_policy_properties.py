@@ -1,0 +1,174 @@
+"""Property tests of the inbound policy: whatever the agents do, the ring rules hold.
+
+A tiny simulator plays the adapter with a fake clock: it keeps the armed timers, an
+agent pool, and answers each dialled leg the way hypothesis says (answer after t,
+reject after t, never answer), then checks invariants over the whole run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from telephony.policy import messages as m
+from telephony.policy.inbound import (
+    CallState,
+    Escalation,
+    InboundPolicy,
+    Limits,
+    Phase,
+    RingPlan,
+)
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+AGENTS = ("a", "b", "c")
+
+Response = tuple[str, float]  # ("answer" | "reject" | "never", after seconds)
+
+responses = st.lists(
+    st.tuples(st.sampled_from(["answer", "reject", "never"]), st.floats(0.05, 9.0)),
+    min_size=1,
+    max_size=12,
+)
+plans = st.builds(
+    RingPlan,
+    cadence=st.just("t"),
+    cycle=st.sampled_from([timedelta(seconds=1), timedelta(seconds=2), timedelta(seconds=3)]),
+    max_rings=st.sampled_from([1.0, 2.0, 3.0, 4.5]),
+    min_rings=st.sampled_from([0.0, 0.0, 0.5]),
+    agent_rings=st.sampled_from([0.5, 1.0, 2.0]),
+    selection=st.sampled_from(["longest_idle", "ring_all", "round_robin", "sequential"]),
+    escalation=st.sampled_from(
+        [
+            (Escalation("queue"),),
+            (Escalation("ring_all"), Escalation("queue")),
+            (Escalation("ring_all"), Escalation("message")),
+            (Escalation("message"),),
+        ]
+    ),
+)
+
+
+@dataclass
+class Run:
+    plan: RingPlan
+    script: list[Response]
+    hangup_at: float | None
+    available: list[str] = field(default_factory=lambda: list(AGENTS))
+    timers: dict[str, datetime] = field(default_factory=dict)
+    pending: list[tuple[datetime, m.CallEvent]] = field(default_factory=list)
+    dialled: list[str] = field(default_factory=list)
+    attempts: dict[str, list[str]] = field(default_factory=dict)
+    bridges: int = 0
+    escalated_at: list[datetime] = field(default_factory=list)
+    system_answered_at: datetime | None = None
+    bridged_at: datetime | None = None
+    ended: bool = False
+
+    def execute(self, command: m.Command, now: datetime) -> m.CallEvent | None:
+        if isinstance(command, m.ReserveAgents):
+            free = [a for a in self.available if a not in command.exclude]
+            chosen = free if command.limit is None else free[: command.limit]
+            if not chosen:
+                return m.NoAgentAvailable()
+            for agent in chosen:
+                self.available.remove(agent)
+            offers = tuple(m.AgentOffer(agent_id=a, endpoint=f"P/{a}") for a in chosen)
+            return m.AgentsReserved(agents=offers)
+        if isinstance(command, m.ReleaseAgent):
+            assert command.agent_id not in self.available, "released an agent twice"
+            self.available.append(command.agent_id)
+        elif isinstance(command, m.DialAgent):
+            self.dialled.append(command.channel_id)
+            kind, after = self.script[(len(self.dialled) - 1) % len(self.script)]
+            when = now + timedelta(seconds=after)
+            if kind == "answer":
+                self.pending.append((when, m.AgentAnswered(channel_id=command.channel_id)))
+            elif kind == "reject":
+                self.pending.append(
+                    (when, m.AgentLegEnded(channel_id=command.channel_id, reason="busy"))
+                )
+        elif isinstance(command, m.RecordAttempt):
+            self.attempts.setdefault(command.channel_id, []).append(command.outcome)
+        elif isinstance(command, m.BridgeCall):
+            self.bridges += 1
+            self.bridged_at = now
+        elif isinstance(command, m.StartMoh):
+            self.system_answered_at = now
+        elif isinstance(command, m.RecordFacts) and "escalation" in command.fields:
+            self.escalated_at.append(now)
+        elif isinstance(command, m.StartTimer):
+            self.timers[command.key] = command.at
+        elif isinstance(command, m.CancelTimer):
+            self.timers.pop(command.key, None)
+        elif isinstance(command, m.HangupChannel):
+            # A hung-up leg says nothing more: drop its scripted answer.
+            self.pending = [
+                (t, e)
+                for t, e in self.pending
+                if getattr(e, "channel_id", None) != command.channel_id
+            ]
+        elif isinstance(command, m.EndCall):
+            self.ended = True
+        return None
+
+
+def simulate(plan: RingPlan, script: list[Response], hangup_at: float | None) -> Run:
+    run = Run(plan, script, hangup_at)
+    policy = InboundPolicy(
+        Limits(no_agent_retry=timedelta(seconds=1), max_wait=timedelta(seconds=90))
+    )
+    state, commands = policy.start("c", "caller", T0, plan)
+    if hangup_at is not None:
+        run.pending.append((T0 + timedelta(seconds=hangup_at), m.CallerHungUp()))
+
+    def apply(state: CallState, commands: list[m.Command], now: datetime) -> CallState:
+        answers = [a for c in commands if (a := run.execute(c, now)) is not None]
+        for answer in answers:
+            state, more = policy.decide(state, answer, now)
+            state = apply(state, more, now)
+        return state
+
+    state = apply(state, commands, T0)
+    for _ in range(500):
+        if state.phase is Phase.ENDED or state.phase is Phase.TALKING:
+            break
+        candidates = [(at, m.TimerFired(key=k)) for k, at in run.timers.items()]
+        candidates += run.pending
+        if not candidates:
+            break
+        now, event = min(candidates, key=lambda pair: pair[0])
+        if isinstance(event, m.TimerFired):
+            run.timers.pop(event.key)
+        else:
+            run.pending.remove((now, event))
+        state, commands = policy.decide(state, event, now)
+        state = apply(state, commands, now)
+    return run
+
+
+@settings(max_examples=300, deadline=None)
+@given(plans, responses, st.one_of(st.none(), st.floats(0.1, 30.0)))
+def test_ring_rules_hold_whatever_agents_do(
+    plan: RingPlan, script: list[Response], hangup_at: float | None
+) -> None:
+    run = simulate(plan, script, hangup_at)
+    deadline = T0 + plan.deadline
+    # Never two agents in the call.
+    assert run.bridges <= 1
+    # Every agent leg ends with exactly one recorded outcome.
+    for channel in run.dialled:
+        assert len(run.attempts.get(channel, [])) == 1, (channel, run.attempts)
+    # No caller rings past the deadline without an escalation step starting then.
+    humanly_answered_in_time = run.bridged_at is not None and run.bridged_at < deadline
+    left_in_time = hangup_at is not None and T0 + timedelta(seconds=hangup_at) < deadline
+    if not humanly_answered_in_time and not left_in_time:
+        assert run.escalated_at and run.escalated_at[0] == deadline
+    # Nothing escalates before the deadline.
+    assert all(t >= deadline for t in run.escalated_at)
+    # Every agent reserved was released (or is the one talking).
+    talking = 1 if run.bridged_at is not None and not run.ended else 0
+    assert len(run.available) == len(AGENTS) - talking
