@@ -136,7 +136,9 @@ def simulate(plan: RingPlan, script: list[Response], hangup_at: float | None) ->
     for _ in range(500):
         if state.phase is Phase.ENDED or state.phase is Phase.TALKING:
             break
-        candidates = [(at, m.TimerFired(key=k)) for k, at in run.timers.items()]
+        candidates: list[tuple[datetime, m.CallEvent]] = [
+            (at, m.TimerFired(key=k)) for k, at in run.timers.items()
+        ]
         candidates += run.pending
         if not candidates:
             break
