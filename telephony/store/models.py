@@ -152,3 +152,38 @@ class CallAttempt(Base):
     ringing_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
     outcome: Mapped[str] = mapped_column(String(16))
+
+
+ROLES = ("agent", "supervisor", "admin")
+
+
+class User(Base):
+    """Someone who logs in to the web app. Only an argon2 hash of the password is kept."""
+
+    __tablename__ = "users"
+    __table_args__ = (
+        CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # Compared exactly (case-sensitive); any printable text, stored and shown as text.
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(16))
+    # The call pool's agent this user is (their pops, their calls); one user per agent.
+    agent_id: Mapped[str | None] = mapped_column(ForeignKey("agents.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class UserSession(Base):
+    """A logged-in browser. The cookie's token is never stored: only its SHA-256."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (Index("ix_user_sessions_user_id", "user_id"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
