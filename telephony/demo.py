@@ -66,8 +66,16 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
         database_url=f"sqlite+aiosqlite:///{db_path}",
         http_port=port,
         agents=[{"id": i, "name": n, "endpoint": agent_endpoint(p)} for i, n, p in AGENTS],
-        # Turkey's ringback (1 s on, 4 s off): 3 rings = 15 s, each agent 2 rings.
-        rings={"default": {"cadence": "tr", "max_rings": 3, "agent_rings": 2}},
+        # Turkey's ringback (1 s on, 4 s off): 3 rings = 15 s, each agent 2 rings;
+        # at the deadline everyone free rings, then the system answers (queue).
+        rings={
+            "default": {
+                "cadence": "tr",
+                "max_rings": 3,
+                "agent_rings": 2,
+                "escalation": [{"kind": "ring_all"}, {"kind": "queue"}],
+            }
+        },
         max_wait_s=40,
         log_json=False,
     )
@@ -101,11 +109,13 @@ async def _simulate(world: World) -> None:
         while True:
             if len(active) < MAX_CONCURRENT:
                 for _, _, phone in AGENTS:
-                    never = rng.random() < 0.1  # now and then an agent lets it ring
+                    # Mostly answered within 1-3 Turkish rings (5 s each); now and then an
+                    # agent lets it ring, so some calls move on or escalate to the queue.
+                    never = rng.random() < 0.2
                     world.set_phone(
                         phone,
                         PhoneBehaviour(
-                            answer_after=None if never else rng.uniform(0.8, 3.5),
+                            answer_after=None if never else rng.uniform(1.0, 12.0),
                             tone_hz=1000,
                             listen=False,
                         ),
