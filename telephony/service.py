@@ -17,7 +17,7 @@ from aiohttp import web
 
 from telephony.ari import AriEventStream, AriRest
 from telephony.calls.agents import AgentPool
-from telephony.calls.plans import plan_for
+from telephony.calls.policies import LivePolicies
 from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
 from telephony.policy.inbound import InboundPolicy, Limits
@@ -36,6 +36,8 @@ class Runtime:
         self.settings = settings
         self.engine = create_engine(settings.database_url)
         self.store = CallStore(self.engine, settings.default_region)
+        # Ring policies in force: from the config at start, then as admins change them.
+        self.policies = LivePolicies(settings.rings, settings.default_cadence, utc_now)
         self.calls: CallService | None = None
         self.stream: AriEventStream | None = None
 
@@ -64,7 +66,7 @@ class Runtime:
             policy=InboundPolicy(limits),
             app=s.ari_app,
             default_region=s.default_region,
-            plan_for=lambda did, caller: plan_for(s.rings, did, caller, s.default_cadence),
+            plan_for=self.policies.plan_for,
         )
         self.stream = AriEventStream(
             s.ari_url,
