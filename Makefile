@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: install test lint unit demo serve sandbox-up sandbox-down clean
+.PHONY: install test lint unit demo serve sandbox-up sandbox-down clean bench
 
 install: $(STAMP)
 	@$(PY) -m telephony sandbox build >/dev/null
@@ -36,6 +36,11 @@ demo: install
 
 serve: $(STAMP)
 	$(PY) -m telephony serve
+
+# Benchmarks (issue 9): a table on stdout, bench/results/latest.json. `make bench ONLY=<name>`
+# runs one; BENCH_CONCURRENCY=1,50 makes ring_deadline_precision quicker (default 1,50,200).
+bench: install
+	$(PY) -m bench.run $(if $(ONLY),--only $(ONLY))
 
 sandbox-up: install
 	$(PY) -m telephony sandbox up

@@ -162,11 +162,18 @@ function renderHealth(health) {
   document.getElementById("db-state").hidden = health.db !== "error";
 }
 
+/** Session gone (expired, logged out elsewhere): back to the login page. */
+function toLogin() {
+  stopped = true;
+  window.location.assign("/login");
+}
+
 async function getJSON(path) {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), TIMEOUT_MS);
   try {
     const response = await fetch(path, { cache: "no-store", signal: abort.signal });
+    if (response.status === 401) toLogin();
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     return await response.json();
   } finally {
@@ -174,14 +181,67 @@ async function getJSON(path) {
   }
 }
 
-async function poll() {
+let stopped = false;
+let polling = null; // the poll in flight, so logging out can wait for it
+let pollTimer = null;
+
+async function pollOnce() {
   const [calls, health] = await Promise.allSettled([getJSON("/api/calls"), getJSON("/healthz")]);
+  if (stopped) return;
   if (calls.status === "fulfilled") renderCalls(calls.value);
   if (health.status === "fulfilled") renderHealth(health.value);
   // Keep the last data on screen, but say it is stale.
   document.getElementById("link-state").hidden =
     calls.status === "fulfilled" && health.status === "fulfilled";
-  setTimeout(poll, POLL_MS); // after the answer, so slow replies never pile up
 }
 
+async function poll() {
+  if (stopped) return;
+  polling = pollOnce();
+  await polling;
+  polling = null;
+  if (!stopped) pollTimer = setTimeout(poll, POLL_MS); // after the answer: no pile-up
+}
+
+// Who is logged in, and the CSRF token every state-changing request must carry.
+let me = null;
+
+async function loadMe() {
+  try {
+    me = await getJSON("/api/me");
+  } catch {
+    return; // shown as "Service unreachable" by the poll; tried again on logout
+  }
+  document.getElementById("user-name").textContent = text(me.user, "");
+  document.getElementById("user-role").textContent = text(me.role, "");
+}
+
+async function logOut() {
+  const button = document.getElementById("logout");
+  button.disabled = true;
+  stopped = true;
+  clearTimeout(pollTimer);
+  if (polling) await polling;
+  try {
+    if (!me) await loadMe();
+    const response = await fetch("/logout", {
+      method: "POST",
+      headers: { "X-CSRF-Token": me ? String(me.csrf_token) : "" },
+      cache: "no-store",
+      credentials: "same-origin",
+    });
+    if (response.ok || response.status === 401) {
+      window.location.assign("/login");
+      return;
+    }
+  } catch {
+    // fall through: stay on the page and let the user try again
+  }
+  button.disabled = false;
+  stopped = false;
+  poll();
+}
+
+document.getElementById("logout").addEventListener("click", logOut);
+loadMe();
 poll();

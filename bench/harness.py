@@ -23,7 +23,7 @@ from typing import Any
 
 import aiohttp
 
-from telephony.ari import AriRest
+from telephony.ari import AriError, AriRest, Channel
 from telephony.sandbox.instance import AsteriskInstance
 from telephony.world.controller import Leg, World
 
@@ -45,11 +45,17 @@ def _die_with_parent() -> None:
     ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _toml_value(value: object) -> str:
+def toml_value(value: object) -> str:
+    """A TOML value: scalars, lists, and dicts as inline tables."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int | float):
         return repr(value)
+    if isinstance(value, Mapping):
+        items = ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+        return "{ " + items + " }" if items else "{}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return json.dumps(str(value))  # a JSON string (ASCII, \u escapes) is a TOML basic string
 
 
@@ -82,9 +88,9 @@ class ServiceProcess:
             "log_json": True,
             **settings,
         }
-        lines = [f"{key} = {_toml_value(value)}" for key, value in values.items()]
+        lines = [f"{key} = {toml_value(value)}" for key, value in values.items()]
         for agent in agents:
-            lines += ["", "[[agents]]", *(f"{k} = {_toml_value(v)}" for k, v in agent.items())]
+            lines += ["", "[[agents]]", *(f"{k} = {toml_value(v)}" for k, v in agent.items())]
         self.config_path = workdir / "thirdring.toml"
         self._config = "\n".join(lines) + "\n"
         self._proc: subprocess.Popen[bytes] | None = None
@@ -173,11 +179,18 @@ async def hang_up_all(world: World, legs: Sequence[Leg]) -> None:
     await asyncio.gather(*(world.hangup(leg) for leg in legs))
 
 
-async def until_idle(rest: AriRest, within_s: float = 60.0) -> None:
-    """Until this Asterisk has no channel left."""
+async def until_idle(rest: AriRest, within_s: float = 20.0) -> list[Channel]:
+    """Wait until this Asterisk has no channel left; channels still up after `within_s`
+    are hung up (so the next measurement starts clean) and returned, as evidence."""
     deadline = asyncio.get_running_loop().time() + within_s
-    while await rest.list_channels():
+    while channels := await rest.list_channels():
         if asyncio.get_running_loop().time() > deadline:
-            left = len(await rest.list_channels())
-            raise BenchError(f"{left} channels still up on {rest.base_url} after {within_s}s")
+            for channel in channels:
+                with contextlib.suppress(AriError):
+                    await rest.hangup(channel.id)
+            await asyncio.sleep(1.0)
+            if await rest.list_channels():
+                raise BenchError(f"channels still up on {rest.base_url} after hanging them up")
+            return channels
         await asyncio.sleep(0.2)
+    return []

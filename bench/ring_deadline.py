@@ -2,10 +2,10 @@
 
 Setup, per concurrency N: one PBX and one world Asterisk (as in the tests), N desk
 phones that ring and never answer, N callers dialling in at once.
-- **service**: the service in its own process with N agents (one per phone),
-  `agent_ring_timeout_s` = the deadline, `no_agent_retry_s` = 1, `max_wait_s` = 1 h. Each
-  agent leg rings until the service's own timer hangs it up and the service offers the
-  call to the next agent.
+- **service**: the service in its own process with N agents (one per phone), a ring
+  policy whose agent limit is the deadline (`service_settings`), `no_agent_retry_s` = 1,
+  `max_wait_s` = 1 h. Each agent leg rings until the service's own timer hangs it up
+  and the service offers the call to the next free agent.
 - **reference, app_queue**: the same callers sent by the same PBX to `Queue()`
   (dialplans/pbx/extensions_bench.conf), one queue whose members are the same N
   `PJSIP/agentNNNN` endpoints, `timeout` = the deadline with `timeoutpriority=conf`,
@@ -16,7 +16,10 @@ Measured per agent leg, from Asterisk's own event timestamps only (bench/observe
 error = end - (ringing + deadline), where ringing = the leg's `Dial` RINGING and end =
 the earliest of its `ChannelHangupRequest`, final `Dial` status or `ChannelDestroyed`.
 `p50_ms`/`p99_ms`/`max_ms` are of |error| (nearest rank); `signed_*` keep the sign
-(negative: the phone rang less than the deadline). Callers are held for several rounds
+(negative: the phone rang less than the deadline). `dial_anchored_*` are the same from
+the leg's `Dial` start instead of RINGING (both timers start before the phone's 180, so
+a slow 180 shortens the ring; `ring_setup_*` is Dial start -> RINGING). Callers are held
+for several rounds
 of ringing, so each caller gives several legs; legs whose deadline falls within 1 s of
 the end of the hold (when the callers hang up) are not counted.
 """
@@ -26,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import math
 import shutil
+import socket
 import sys
 import tempfile
 from collections import Counter
@@ -37,8 +41,8 @@ from pathlib import Path
 from bench.harness import REPO, ServiceProcess, hang_up_all, place_calls, until_idle
 from bench.observer import LegTimes, RingObserver
 from bench.results import BenchResult, Number, Reference, percentile
-from telephony.ari import AriRest
-from telephony.sandbox.instance import AsteriskInstance
+from telephony.ari import AriRest, Channel
+from telephony.sandbox.instance import AsteriskInstall, AsteriskInstance
 from telephony.sandbox.pair import Sandbox, agent_endpoint
 from telephony.world.controller import PhoneBehaviour, World
 
@@ -48,6 +52,7 @@ QUEUE_DID = "thirdring-bench-queue"  # dialplans/pbx/extensions_bench.conf
 QUEUE = "thirdring-bench"  # dialplans/pbx/queues.conf
 SERVICE_DID = "908502229999"  # any number goes to the service
 RETRY_S = 1  # app_queue's `retry` (whole seconds) and the service's no_agent_retry_s
+CALLER_RINGS = 20  # the service's max_rings: its caller deadline, far beyond any hold
 FIRST_PHONE = 2001
 # A leg whose deadline falls this close to the callers' hang-up is not counted: its
 # end may be the hang-up, not the deadline.
@@ -67,19 +72,52 @@ class Options:
 def run(options: Options) -> list[BenchResult]:
     if not options.concurrency or min(options.concurrency) < 1 or max(options.concurrency) > 998:
         raise ValueError(f"concurrency must be 1..998 each, got {options.concurrency}")
-    if options.deadline_s < 1:
+    if not 2 <= options.deadline_s <= 11:
         raise ValueError(
-            f"deadline_s must be a whole number of seconds >= 1 (app_queue's unit), "
+            f"deadline_s must be a whole number of seconds 2..11 (app_queue's unit; the "
+            "service's cadence segments are at most 10 s), "
             f"got {options.deadline_s}"
         )
     phones = tuple(str(FIRST_PHONE + i) for i in range(max(options.concurrency)))
     box = Sandbox(phone_extensions=phones)
+    warning = host_lookup_warning(box.pbx.install)
+    if warning:
+        _say(f"WARNING: {warning}")
     _say(f"starting PBX + world with {len(phones)} desk phones")
     box.start()
     try:
-        return asyncio.run(_run(box, options))
+        results = asyncio.run(_run(box, options))
     finally:
         box.stop()
+    if warning:
+        for result in results:
+            result.notes.append(f"WARNING: {warning}")
+    return results
+
+
+def host_lookup_warning(install: AsteriskInstall) -> str | None:
+    """Why the figures may be Asterisk stalling on DNS rather than anything measured.
+
+    Asterisk resolves this host's name for every call it sets up (when that fails, also
+    A.ROOT-SERVERS.NET). The sandbox root is made by debootstrap, without /etc/hosts;
+    with no DNS answering, concurrent look-ups hang for the resolver's 5 s timeout
+    (seen here: 49 of 60 concurrent look-ups took 5-10 s), and each stalls a call's
+    setup, under app_queue and the service alike.
+    """
+    if install.root is None:
+        return None
+    name = socket.gethostname()
+    hosts = install.root / "etc" / "hosts"
+    try:
+        known = any(name in line.split()[1:] for line in hosts.read_text().splitlines())
+    except OSError:
+        known = False
+    if known:
+        return None
+    return (
+        f"{hosts} does not name this host ({name!r}): Asterisk's per-call look-up of it goes "
+        "to DNS, which stalls call set-up up to 5 s under load; figures are not precision"
+    )
 
 
 async def _run(box: Sandbox, options: Options) -> list[BenchResult]:
@@ -98,6 +136,11 @@ async def _run(box: Sandbox, options: Options) -> list[BenchResult]:
                 for phone in phones:
                     world.set_phone(phone, silent)
                 rounds = max(options.rounds, math.ceil(options.min_legs / n))
+                # Never as far as the service's caller deadline (then it would escalate).
+                rounds = min(
+                    rounds,
+                    (CALLER_RINGS - 2) * options.deadline_s // (options.deadline_s + RETRY_S),
+                )
                 hold_s = rounds * (options.deadline_s + RETRY_S) + GUARD.total_seconds()
                 ours, our_notes = await _service_phase(box, rest, world, phones, hold_s, options)
                 theirs, their_notes = await _queue_phase(box, rest, world, phones, hold_s, options)
@@ -116,6 +159,36 @@ async def _run(box: Sandbox, options: Options) -> list[BenchResult]:
     return results
 
 
+def service_settings(deadline_s: int) -> dict[str, object]:
+    """The service's ring policy for an agent deadline of `deadline_s`.
+
+    Rings are the service's unit: an agent rings `agent_rings` cycles of the call's
+    cadence. A cadence of its own whose cycle is the deadline, one agent ring, and the
+    caller's own deadline (`max_rings` cycles, then the escalation) far beyond the hold:
+    only agent deadlines happen while measuring. No auto-pause on a miss, or every agent
+    would be paused after the first round.
+    """
+    on_ms = min(1000, deadline_s * 500)
+    return {
+        "no_agent_retry_s": float(RETRY_S),
+        "max_wait_s": 3600.0,
+        "log_level": "info",
+        "rings": {
+            "default": {
+                "cadence": "bench",
+                "max_rings": float(CALLER_RINGS),
+                "agent_rings": 1.0,
+                "selection": "longest_idle",
+                "escalation": [{"kind": "message"}],
+                "auto_pause_on_miss": False,
+            },
+            "custom_cadences": {
+                "bench": {"segments_ms": [on_ms, deadline_s * 1000 - on_ms]},
+            },
+        },
+    }
+
+
 async def _service_phase(
     box: Sandbox,
     rest: AriRest,
@@ -129,24 +202,20 @@ async def _service_phase(
         {"id": f"agent{p}", "name": f"Bench agent {p}", "endpoint": agent_endpoint(p)}
         for p in phones
     ]
-    settings = {
-        "agent_ring_timeout_s": float(options.deadline_s),
-        "no_agent_retry_s": float(RETRY_S),
-        "max_wait_s": 3600.0,
-        "log_level": "info",
-    }
+    settings = service_settings(options.deadline_s)
     with tempfile.TemporaryDirectory(prefix="thirdring-bench-") as tmp:
         service = ServiceProcess(box.pbx, settings, agents, Path(tmp), src=options.service_src)
-        await service.start()
         try:
+            await service.start()
             _say(f"N={n} service: {n} callers, holding {hold_s:.0f}s")
-            legs, cut = await _ring_for(box.pbx, rest, world, SERVICE_DID, n, hold_s)
+            legs, cut, stuck = await _ring_for(box.pbx, rest, world, SERVICE_DID, n, hold_s)
         finally:
             await service.stop()
-        metrics, notes = _measure(legs, options.deadline_s, cut)
+            if options.legs_dir is not None:
+                options.legs_dir.mkdir(parents=True, exist_ok=True)
+                shutil.copy(service.log_path, options.legs_dir / f"service-{n}.log")
+        metrics, notes = _measure(legs, options.deadline_s, cut, stuck)
         _dump(options.legs_dir, f"service-{n}", legs)
-        if options.legs_dir is not None:
-            shutil.copy(service.log_path, options.legs_dir / f"service-{n}.log")
         problems = service.log_problems()
         if problems:
             notes.append("service log: " + ", ".join(f"{k} x{v}" for k, v in problems.items()))
@@ -164,9 +233,9 @@ async def _queue_phase(
     n = len(phones)
     await _configure_queue(box.pbx, phones, options.deadline_s)
     _say(f"N={n} app_queue: {n} callers, holding {hold_s:.0f}s")
-    legs, cut = await _ring_for(box.pbx, rest, world, QUEUE_DID, n, hold_s)
+    legs, cut, stuck = await _ring_for(box.pbx, rest, world, QUEUE_DID, n, hold_s)
     _dump(options.legs_dir, f"app_queue-{n}", legs)
-    return _measure(legs, options.deadline_s, cut)
+    return _measure(legs, options.deadline_s, cut, stuck)
 
 
 def _dump(folder: Path | None, name: str, legs: Sequence[LegTimes]) -> None:
@@ -207,16 +276,17 @@ async def _configure_queue(pbx: AsteriskInstance, phones: Sequence[str], deadlin
 
 async def _ring_for(
     pbx: AsteriskInstance, rest: AriRest, world: World, did: str, n: int, hold_s: float
-) -> tuple[list[LegTimes], datetime]:
-    """N callers ring for `hold_s`, then hang up; every agent leg as Asterisk told it."""
+) -> tuple[list[LegTimes], datetime, list[Channel]]:
+    """N callers ring for `hold_s`, then hang up; every agent leg as Asterisk told it, and
+    the PBX channels still up 20 s after the callers hung up (then hung up by force)."""
     async with RingObserver(pbx.ari_url, pbx.ari_username, pbx.ari_password) as observer:
         callers = await place_calls(world, did, n)
         await asyncio.sleep(hold_s)
         cut = datetime.now(UTC)
         await hang_up_all(world, callers)
-        await until_idle(rest)
+        stuck = await until_idle(rest)
         await asyncio.sleep(0.5)  # the last events on their way
-    return list(observer.legs.values()), cut
+    return list(observer.legs.values()), cut, stuck
 
 
 def _ms(delta: timedelta) -> float:
@@ -224,10 +294,11 @@ def _ms(delta: timedelta) -> float:
 
 
 def _measure(
-    legs: Iterable[LegTimes], deadline_s: int, cut: datetime
+    legs: Iterable[LegTimes], deadline_s: int, cut: datetime, stuck: Sequence[Channel] = ()
 ) -> tuple[dict[str, Number], list[str]]:
     deadline = timedelta(seconds=deadline_s)
     errors: list[float] = []
+    from_dial: list[float] = []
     gone_errors: list[float] = []
     setup: list[float] = []
     not_ringing = unended = answered = 0
@@ -250,6 +321,7 @@ def _measure(
             gone_errors.append(_ms(leg.destroyed_at - due))
         if leg.dial_at is not None:
             setup.append(_ms(leg.ringing_at - leg.dial_at))
+            from_dial.append(_ms(leg.end_at - (leg.dial_at + deadline)))
     size = [abs(e) for e in errors]
     metrics: dict[str, Number] = {
         "p50_ms": _r(percentile(size, 50)),
@@ -260,13 +332,20 @@ def _measure(
         "signed_min_ms": _r(min(errors, default=math.nan)),
         "signed_max_ms": _r(max(errors, default=math.nan)),
         "destroyed_p99_ms": _r(percentile([abs(e) for e in gone_errors], 99)),
+        "dial_anchored_p50_ms": _r(percentile([abs(e) for e in from_dial], 50)),
+        "dial_anchored_p99_ms": _r(percentile([abs(e) for e in from_dial], 99)),
+        "dial_anchored_signed_p50_ms": _r(percentile(from_dial, 50)),
         "ring_setup_p50_ms": _r(percentile(setup, 50)),
         "ring_setup_p99_ms": _r(percentile(setup, 99)),
         "not_ringing": not_ringing,
         "not_ended": unended,
         "answered": answered,
+        "stuck_channels": len(stuck),
     }
     notes = ["ends seen as " + ", ".join(f"{k} x{v}" for k, v in sorted(ends.items()))]
+    if stuck:
+        shown = ", ".join(f"{c.name} ({c.state})" for c in stuck[:5])
+        notes.append(f"{len(stuck)} PBX channels still up 20 s after the callers left: {shown}")
     return metrics, notes
 
 

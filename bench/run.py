@@ -22,6 +22,7 @@ from pathlib import Path
 from bench import ring_deadline
 from bench.harness import REPO, BenchError
 from bench.results import BenchResult, describe, machine, table, write
+from telephony.logs import configure_logging
 from telephony.sandbox.instance import AsteriskInstall, find_install
 from telephony.sandbox.rootfs import SandboxError
 
@@ -99,6 +100,7 @@ def _asterisk_version(install: AsteriskInstall) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    configure_logging("warning", json=False)  # the world controller's chatter stays out
     try:
         host = machine(_asterisk_version(find_install()))
     except SandboxError as error:

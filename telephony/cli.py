@@ -1,4 +1,4 @@
-"""`telephony` — the command line: serve, sandbox, demo."""
+"""`telephony` — the command line: serve, users, sandbox, demo."""
 
 from __future__ import annotations
 
@@ -19,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
     serve = commands.add_parser("serve", help="run the service (ARI client + web app)")
     serve.add_argument("--config", type=Path, help="TOML config file (env THIRDRING_* wins)")
 
+    from telephony.auth.commands import add_users_parser
+
+    add_users_parser(commands)
+
     sandbox = commands.add_parser("sandbox", help="the Asterisk 22 sandbox (PBX + world)")
     sandbox_commands = sandbox.add_subparsers(dest="action", required=True)
     sandbox_commands.add_parser("build", help="build the Debian-unstable Asterisk root once")
@@ -37,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return _serve(args.config)
+    if args.command == "users":
+        from telephony.auth.commands import run_users
+
+        return run_users(args)
     if args.command == "sandbox":
         return _sandbox(args)
     from telephony.demo import run_demo

@@ -62,6 +62,11 @@ _ACCEPTED: dict[str, str] = {
     "agents.*.id": "must be a slug: lowercase letters, digits, '_' or '-', 1..32 chars",
     "agents.*.name": "must be a string of 1..80 characters",
     "agents.*.endpoint": "must be an Asterisk dial string like PJSIP/agent2001",
+    "session_idle_timeout_s": "must be a number of seconds > 0",
+    "session_absolute_timeout_s": "must be a number of seconds > 0",
+    "login_max_failures_per_user": "must be an integer 1..1000",
+    "login_max_failures_per_ip": "must be an integer 1..100000",
+    "login_failure_window_s": "must be a number of seconds > 0",
     "log_level": "must be one of debug, info, warning, error",
     "log_json": "must be a boolean (true/false)",
 }
@@ -111,6 +116,14 @@ class Settings(BaseSettings):
     max_wait_s: PositiveSeconds = 60.0
     recordings_dir: str = ""
     agents: list[AgentConfig] = Field(default_factory=list)
+    # Web sessions (see telephony.auth): logged out after this long without a request,
+    # and after this long in any case.
+    session_idle_timeout_s: PositiveSeconds = 8 * 3600.0
+    session_absolute_timeout_s: PositiveSeconds = 24 * 3600.0
+    # Failed logins within login_failure_window_s before further tries get 429.
+    login_max_failures_per_user: int = Field(default=5, ge=1, le=1000)
+    login_max_failures_per_ip: int = Field(default=20, ge=1, le=100_000)
+    login_failure_window_s: PositiveSeconds = 300.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
 

@@ -16,6 +16,7 @@ import structlog
 from aiohttp import web
 
 from telephony.ari import AriEventStream, AriRest
+from telephony.auth import AuthOptions
 from telephony.calls.agents import AgentPool
 from telephony.calls.policies import LivePolicies
 from telephony.calls.service import CallService, utc_now
@@ -97,6 +98,7 @@ def build_app(settings: Settings) -> web.Application:
         live_calls=runtime.live_calls,
         ari_state=runtime.ari_state,
         db_ok=runtime.db_ok,
+        auth=AuthOptions.from_settings(settings),
     )
     app[RUNTIME_KEY] = runtime
     app.cleanup_ctx.append(runtime.lifecycle)

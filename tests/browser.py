@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import urljoin, urlsplit
 
 import pytest
 from playwright.async_api import ConsoleMessage, Dialog, Page, ViewportSize, async_playwright
@@ -51,11 +52,16 @@ def chromium_path() -> str:
 
 @asynccontextmanager
 async def open_page(
-    url: str, *, seen: Seen | None = None, viewport: ViewportSize = VIEWPORT
+    url: str,
+    *,
+    seen: Seen | None = None,
+    viewport: ViewportSize = VIEWPORT,
+    login: tuple[str, str] | None = None,
 ) -> AsyncIterator[Page]:
     """`url` loaded in a fresh headless Chromium, closed on exit.
 
-    Pass `seen` to collect dialogs and console errors from the very first script run.
+    Pass `seen` to collect dialogs and console errors from the very first script run,
+    and `login=(username, password)` to log in through the login page first.
     """
     executable = chromium_path()
     async with async_playwright() as playwright:
@@ -65,7 +71,21 @@ async def open_page(
             if seen is not None:
                 page.on("dialog", seen.on_dialog)
                 page.on("console", seen.on_console)
-            await page.goto(url)
+            if login is not None:
+                await log_in(page, urljoin(url, "/login"), *login)
+                if urlsplit(page.url).path != urlsplit(url).path:
+                    await page.goto(url)
+            else:
+                await page.goto(url)
             yield page
         finally:
             await browser.close()
+
+
+async def log_in(page: Page, login_url: str, username: str, password: str) -> None:
+    """Fill in and send the login page's form; returns once the calls page is open."""
+    await page.goto(login_url)
+    await page.locator("#username").fill(username)
+    await page.locator("#password").fill(password)
+    await page.locator("#login-submit").click()
+    await page.wait_for_url(urljoin(login_url, "/"))

@@ -161,9 +161,7 @@ class User(Base):
     """Someone who logs in to the web app. Only an argon2 hash of the password is kept."""
 
     __tablename__ = "users"
-    __table_args__ = (
-        CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name="role"),
-    )
+    __table_args__ = (CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name="role"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     # Compared exactly (case-sensitive); any printable text, stored and shown as text.

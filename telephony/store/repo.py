@@ -94,6 +94,11 @@ class CallStore:
         self._region = default_region
         self._now = now
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The engine, for the stores that share this database (users, sessions)."""
+        return self._engine
+
     async def upsert_agents(self, agents: Sequence[AgentConfig]) -> None:
         """Insert new agents, update name/endpoint of known ones; never delete (calls refer)."""
         if not agents:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Integer, and_, case, cast, func, select
+from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telephony.store.models import Call
@@ -52,7 +52,7 @@ async def service_level(
     engine: AsyncEngine, *, since: datetime, until: datetime, group_by: GroupBy
 ) -> list[ServiceLevel]:
     """One row per group, ordered by key; calls that arrived in [since, until)."""
-    key = {
+    key: ColumnElement[Any] = {
         "day": func.date(Call.arrived_at),
         "did": Call.did,
         "agent": func.coalesce(Call.agent_id, ""),

@@ -54,6 +54,7 @@ class SessionRecord:
 _USER_COLUMNS = [getattr(User, f.name) for f in dataclasses.fields(UserRecord)]
 _SESSION_COLUMNS = [getattr(UserSession, f.name) for f in dataclasses.fields(SessionRecord)]
 _UNSET: Any = object()
+_fields = dataclasses.fields
 
 
 class UserStore:
@@ -173,7 +174,7 @@ class UserStore:
     async def session_with_user(self, token_hash: str) -> tuple[SessionRecord, UserRecord] | None:
         """The session with this token hash and its user, in one query."""
         stmt = (
-            select(*_SESSION_COLUMNS, *[c.label(f"user_{c.key}") for c in _USER_COLUMNS])
+            select(*_SESSION_COLUMNS, *[c.label(f"user__{c.key}") for c in _USER_COLUMNS])
             .join(User, User.id == UserSession.user_id)
             .where(UserSession.token_hash == token_hash)
         )
@@ -182,8 +183,8 @@ class UserStore:
         if row is None:
             return None
         data = row._mapping
-        session = SessionRecord(**{f.name: data[f.name] for f in dataclasses.fields(SessionRecord)})
-        user = UserRecord(**{f.name: data[f"user_{f.name}"] for f in dataclasses.fields(UserRecord)})
+        session = SessionRecord(**{f.name: data[f.name] for f in _fields(SessionRecord)})
+        user = UserRecord(**{f.name: data[f"user__{f.name}"] for f in _fields(UserRecord)})
         return session, user
 
     async def touch_session(self, token_hash: str, now: datetime) -> None:
@@ -201,13 +202,14 @@ class UserStore:
     async def delete_expired_sessions(
         self, *, idle_before: datetime, created_before: datetime
     ) -> int:
-        """Remove sessions idle since before `idle_before` or created before `created_before`."""
+        """Remove sessions last seen at or before `idle_before`, or created at or before
+        `created_before`."""
         async with self._engine.begin() as conn:
             result = await conn.execute(
                 delete(UserSession).where(
                     or_(
-                        UserSession.last_seen_at < idle_before,
-                        UserSession.created_at < created_before,
+                        UserSession.last_seen_at <= idle_before,
+                        UserSession.created_at <= created_before,
                     )
                 )
             )

@@ -1,7 +1,7 @@
-"""HTTP side: health probe, calls API and the agent page.
+"""HTTP side: health probe, calls API and the agent page, behind a login.
 
-No login yet (a later issue adds it): the service binds to 127.0.0.1 by
-default, so only someone already on the PBX host can read the call list.
+Every route declares who may use it (`@public` or `@requires(...)`, see
+telephony.web.access); /login, /static/* and /healthz are the only public ones.
 
 `live_calls()` is owned by the call engine (CallSession.snapshot). The page
 reads these keys of each dict and tolerates missing ones: id, did,
@@ -24,7 +24,15 @@ from typing import Any
 import structlog
 from aiohttp import web
 
+from telephony.auth.accounts import Accounts
+from telephony.auth.options import AuthOptions
+from telephony.auth.passwords import Passwords
+from telephony.auth.ratelimit import LoginRateLimiter
+from telephony.auth.roles import ANY_ROLE
 from telephony.store.repo import CallRecord, CallStore
+from telephony.store.users import UserStore
+from telephony.web.access import ACCOUNTS_KEY, auth_middleware, check_routes, public, requires
+from telephony.web.login import LIMITER_KEY, add_login_routes
 
 LiveCalls = Callable[[], list[dict[str, Any]]]
 AriState = Callable[[], str]
@@ -54,6 +62,8 @@ SECURITY_HEADERS = {
     "X-Frame-Options": "DENY",
 }
 
+NO_STORE_PATHS = frozenset({"/healthz", "/login", "/logout"})
+
 log = structlog.get_logger(__name__)
 
 
@@ -64,22 +74,39 @@ def create_web_app(
     ari_state: AriState,
     db_ok: DbOk,
     now: Clock = lambda: datetime.now(UTC),
+    auth: AuthOptions | None = None,
+    passwords: Passwords | None = None,
 ) -> web.Application:
-    app = web.Application()
+    """The web app. `now` is its one clock: the calls' "now", session expiry and the
+    login rate limits. Users and sessions live in `store`'s database."""
+    auth = auth or AuthOptions()
+    app = web.Application(middlewares=[auth_middleware])
     app[STORE_KEY] = store
     app[LIVE_CALLS_KEY] = live_calls
     app[ARI_STATE_KEY] = ari_state
     app[DB_OK_KEY] = db_ok
     app[CLOCK_KEY] = now
+    app[ACCOUNTS_KEY] = Accounts(
+        UserStore(store.engine), passwords=passwords, limits=auth.sessions, clock=now
+    )
+    app[LIMITER_KEY] = LoginRateLimiter(auth.per_user, auth.per_ip, clock=now)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/api/calls", api_calls)
     app.router.add_get("/", index)
+    add_login_routes(app, AGENT_UI_DIR / "login.html")
     app.router.add_static("/static/", AGENT_UI_DIR, show_index=False, follow_symlinks=False)
+    app.on_startup.append(check_routes)
+    app.on_startup.append(_warm_passwords)
     # A signal, not a middleware: it also covers static files and error pages.
     app.on_response_prepare.append(_add_headers)
     return app
 
 
+async def _warm_passwords(app: web.Application) -> None:
+    await app[ACCOUNTS_KEY].passwords.warm()
+
+
+@public
 async def healthz(request: web.Request) -> web.Response:
     ari = request.app[ARI_STATE_KEY]()
     try:
@@ -92,6 +119,7 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": status, "ari": ari, "db": "ok" if db_good else "error"})
 
 
+@requires(*ANY_ROLE)
 async def api_calls(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
     recent = await store.recent_calls(RECENT_LIMIT)
@@ -109,6 +137,7 @@ async def api_calls(request: web.Request) -> web.Response:
     return web.json_response(body, dumps=_dumps)
 
 
+@requires(*ANY_ROLE)
 async def index(request: web.Request) -> web.FileResponse:
     return web.FileResponse(AGENT_UI_DIR / "index.html")
 
@@ -163,7 +192,7 @@ _dumps = functools.partial(json.dumps, default=_json_default)
 
 async def _add_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers.update(SECURITY_HEADERS)
-    if request.path.startswith("/api/") or request.path == "/healthz":
+    if request.path.startswith("/api/") or request.path in NO_STORE_PATHS:
         response.headers["Cache-Control"] = "no-store"
     else:
         # Revalidate (ETag / Last-Modified) so a new release's page is picked up.

@@ -10,11 +10,12 @@ from collections.abc import AsyncIterator
 import pytest
 from playwright.async_api import Page, expect
 
+from telephony.auth import ensure_user
 from telephony.sandbox.pair import Sandbox
 from telephony.world.controller import PhoneBehaviour, World
 
 from ..browser import Seen, open_page
-from .conftest import AGENTS, StartService
+from .conftest import AGENTS, RunningService, StartService
 from .proxy import CuttableProxy
 
 pytestmark = [pytest.mark.asterisk, pytest.mark.browser]
@@ -43,6 +44,16 @@ RECORD_STATES = """() => {
 }"""
 
 
+# The page needs a login: a supervisor made in the service's own database.
+WEB_USER = "supervisor"
+WEB_PASSWORD = "live page pass phrase"
+
+
+async def web_login(service: RunningService) -> tuple[str, str]:
+    await ensure_user(service.runtime.store, WEB_USER, WEB_PASSWORD, "supervisor")
+    return WEB_USER, WEB_PASSWORD
+
+
 @pytest.fixture
 async def proxy(sandbox: Sandbox) -> AsyncIterator[CuttableProxy]:
     relay = CuttableProxy(sandbox.pbx.http_port)
@@ -58,7 +69,7 @@ async def test_live_call_rings_talks_and_ends_on_the_page(
     world.set_phone("2001", PhoneBehaviour(answer_after=1.0))
     world.set_phone("2002", PhoneBehaviour(answer_after=1.0))
     seen = Seen()
-    async with open_page(f"{service.url}/", seen=seen) as page:
+    async with open_page(f"{service.url}/", seen=seen, login=await web_login(service)) as page:
         badge = page.locator("#ari-state")
         await expect(badge).to_have_text("ARI connected", timeout=UI_TIMEOUT)
         await expect(page.locator("#live-calls tbody")).to_have_text("No live calls")
@@ -134,7 +145,7 @@ async def test_ari_badge_follows_the_socket_to_asterisk(
 ) -> None:
     service = await start_service(ari_url=f"http://127.0.0.1:{proxy.port}")
     seen = Seen()
-    async with open_page(f"{service.url}/", seen=seen) as page:
+    async with open_page(f"{service.url}/", seen=seen, login=await web_login(service)) as page:
         badge = page.locator("#ari-state")
         await expect(badge).to_have_text("ARI connected", timeout=UI_TIMEOUT)
         await expect(badge).to_have_class("badge badge-ok")

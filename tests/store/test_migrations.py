@@ -25,12 +25,20 @@ async def test_migrate_creates_schema_and_is_idempotent(
 ) -> None:
     await migrate(database_url)  # second run: already at head, nothing to do
     async with engine.connect() as conn:
-        assert await conn.run_sync(_tables) >= {"agents", "contacts", "calls", "alembic_version"}
+        assert await conn.run_sync(_tables) >= {
+            "agents",
+            "contacts",
+            "calls",
+            "call_attempts",
+            "users",
+            "user_sessions",
+            "alembic_version",
+        }
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
         indexes = await conn.run_sync(
             lambda c: {ix["name"] for ix in inspect(c).get_indexes("calls")}
         )
-    assert version == "0002"
+    assert version == "0003"
     assert {"ix_calls_arrived_at", "ix_calls_caller_number", "ix_calls_ended_at"} <= indexes
 
 
@@ -51,11 +59,12 @@ async def test_downgrade_to_base_and_back(engine: AsyncEngine, database_url: str
 
     async with engine.begin() as conn:
         await conn.run_sync(downgrade)
+    every = {"agents", "contacts", "calls", "call_attempts", "users", "user_sessions"}
     async with engine.connect() as conn:
-        assert not await conn.run_sync(_tables) & {"agents", "contacts", "calls"}
+        assert not await conn.run_sync(_tables) & every
     await migrate(database_url)
     async with engine.connect() as conn:
-        assert {"agents", "contacts", "calls"} <= await conn.run_sync(_tables)
+        assert every <= await conn.run_sync(_tables)
 
 
 async def test_check_reports_a_live_database(engine: AsyncEngine) -> None:

@@ -10,14 +10,24 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.test_utils import TestClient
+from argon2 import PasswordHasher
 
+from telephony.auth import Passwords
 from telephony.config import AgentConfig
 from telephony.store.db import create_engine
 from telephony.store.migrate import migrate
 from telephony.store.repo import CallStore
+from telephony.store.users import UserRecord
 from telephony.web import create_web_app
+from telephony.web.access import ACCOUNTS_KEY
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+PASSWORD = "correct horse battery staple"
+# Tests only: argon2id with the smallest parameters, so a login costs microseconds.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+Client = TestClient[web.Request, web.Application]
 
 
 @dataclass
@@ -70,7 +80,27 @@ def app(store: CallStore, world: World) -> web.Application:
         ari_state=world.ari_state,
         db_ok=world.db_ok,
         now=world.clock,
+        passwords=Passwords(CHEAP_HASHER),
     )
+
+
+async def add_user(
+    app: web.Application,
+    username: str = "alice",
+    *,
+    role: str = "agent",
+    password: str = PASSWORD,
+    agent_id: str | None = None,
+) -> UserRecord:
+    return await app[ACCOUNTS_KEY].add_user(username, password, role, agent_id)
+
+
+async def log_in(client: Client, username: str = "alice", password: str = PASSWORD) -> str:
+    """Log the client in (its cookie jar keeps the session); returns the CSRF token."""
+    response = await client.post("/login", json={"username": username, "password": password})
+    assert response.status == 200, await response.text()
+    token: str = (await response.json())["csrf_token"]
+    return token
 
 
 def live_call(

@@ -7,20 +7,21 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 from pytest_aiohttp import AiohttpClient
 
 from telephony.store.repo import CallStore
 from telephony.web.app import AGENT_UI_DIR
 
-from .conftest import T0, World, finished_call, live_call
-
-Client = TestClient[web.Request, web.Application]
+from .conftest import T0, Client, World, add_user, finished_call, live_call, log_in
 
 
 @pytest.fixture
 async def client(aiohttp_client: AiohttpClient, app: web.Application) -> Client:
-    return await aiohttp_client(app)
+    """Logged in as an agent."""
+    await add_user(app, "alice", role="agent", agent_id="alice")
+    client = await aiohttp_client(app)
+    await log_in(client, "alice")
+    return client
 
 
 async def get_json(client: Client, path: str) -> Any:
@@ -155,7 +156,18 @@ async def test_caller_markup_is_returned_as_plain_json_text(
 
 
 @pytest.mark.parametrize(
-    "path", ["/", "/healthz", "/api/calls", "/static/calls.js", "/static/style.css", "/nope"]
+    "path",
+    [
+        "/",
+        "/healthz",
+        "/api/calls",
+        "/api/me",
+        "/login",
+        "/static/calls.js",
+        "/static/login.js",
+        "/static/style.css",
+        "/nope",
+    ],
 )
 async def test_security_headers_on_every_response(client: Client, path: str) -> None:
     response = await client.get(path)
@@ -174,6 +186,8 @@ async def test_security_headers_on_every_response(client: Client, path: str) -> 
         ("/", "text/html", "<title>ThirdRing — calls</title>"),
         ("/static/index.html", "text/html", "<title>ThirdRing — calls</title>"),
         ("/static/calls.js", "javascript", "/api/calls"),
+        ("/static/login.html", "text/html", "<title>ThirdRing — log in</title>"),
+        ("/static/login.js", "javascript", "/login"),
         ("/static/style.css", "text/css", "text-overflow: ellipsis"),
         ("/static/favicon.svg", "image/svg+xml", "<svg"),
     ],
@@ -209,6 +223,7 @@ async def test_unknown_paths_are_404_without_listing_or_traversal(
 
 async def test_wrong_method(client: Client) -> None:
     assert (await client.post("/api/calls")).status == 405
+    assert (await client.put("/healthz")).status == 405
 
 
 class _InlineFinder(HTMLParser):
@@ -234,9 +249,12 @@ class _InlineFinder(HTMLParser):
         self._in_script = False
 
 
-def test_page_has_no_inline_code_and_never_parses_html() -> None:
+@pytest.mark.parametrize(
+    ("page", "script"), [("index.html", "calls.js"), ("login.html", "login.js")]
+)
+def test_page_has_no_inline_code_and_never_parses_html(page: str, script: str) -> None:
     finder = _InlineFinder()
-    finder.feed((AGENT_UI_DIR / "index.html").read_text(encoding="utf-8"))
+    finder.feed((AGENT_UI_DIR / page).read_text(encoding="utf-8"))
     assert finder.problems == []
-    script = (AGENT_UI_DIR / "calls.js").read_text(encoding="utf-8")
-    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(", script)
+    code = (AGENT_UI_DIR / script).read_text(encoding="utf-8")
+    assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(", code)

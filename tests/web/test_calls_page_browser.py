@@ -18,7 +18,7 @@ from pytest_aiohttp import AiohttpServer
 from telephony.store.repo import CallStore
 
 from ..browser import VIEWPORT, Seen, open_page
-from .conftest import T0, World, finished_call, live_call
+from .conftest import PASSWORD, T0, World, add_user, finished_call, live_call
 
 XSS = "<img src=x onerror=alert(1)><b>Bold</b>"
 LONG = "Ş" + "x" * 199
@@ -60,6 +60,7 @@ async def page_url(
             arrived_at=T0 + timedelta(minutes=9, seconds=57),
         ),
     ]
+    await add_user(app, "alice", role="agent", agent_id="alice")
     server = await aiohttp_server(app)
     return str(server.make_url("/"))
 
@@ -67,7 +68,7 @@ async def page_url(
 @pytest.fixture
 async def page(page_url: str) -> AsyncIterator[tuple[Page, Seen]]:
     seen = Seen()
-    async with open_page(page_url, seen=seen) as page:
+    async with open_page(page_url, seen=seen, login=("alice", PASSWORD)) as page:
         # Wait for the first render of both tables.
         await expect(page.locator("#recent-calls tr[data-call-id]")).to_have_count(3)
         await expect(page.locator("#live-calls tr[data-call-id]")).to_have_count(2)

@@ -30,9 +30,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("username", name=op.f("uq_users_username")),
         sa.UniqueConstraint("agent_id", name=op.f("uq_users_agent_id")),
         sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], name=op.f("fk_users_agent_id_agents")),
-        sa.CheckConstraint(
-            "role IN ('agent', 'supervisor', 'admin')", name=op.f("ck_users_role")
-        ),
+        sa.CheckConstraint("role IN ('agent', 'supervisor', 'admin')", name=op.f("ck_users_role")),
     )
     op.create_table(
         "user_sessions",
