@@ -18,14 +18,16 @@ from aiohttp import web
 from telephony.ari import AriEventStream, AriRest
 from telephony.auth import AuthOptions
 from telephony.calls.agents import AgentPool
-from telephony.calls.policies import LivePolicies
+from telephony.calls.policies import LivePolicies, PolicyRejected
 from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
 from telephony.policy.inbound import InboundPolicy, Limits
 from telephony.store.db import check, create_engine
 from telephony.store.migrate import migrate
+from telephony.store.policy_audit import PolicyAudit
 from telephony.store.repo import CallStore
-from telephony.web.app import create_web_app
+from telephony.web.admin import RINGS, add_admin_routes
+from telephony.web.app import AGENT_UI_DIR, create_web_app
 
 log = structlog.get_logger("telephony.service")
 
@@ -39,6 +41,7 @@ class Runtime:
         self.store = CallStore(self.engine, settings.default_region)
         # Ring policies in force: from the config at start, then as admins change them.
         self.policies = LivePolicies(settings.rings, settings.default_cadence, utc_now)
+        self.audit = PolicyAudit(self.engine)
         self.calls: CallService | None = None
         self.stream: AriEventStream | None = None
 
@@ -55,6 +58,7 @@ class Runtime:
         s = self.settings
         await migrate(s.database_url)
         await self.store.upsert_agents(s.agents)
+        await self._restore_policies()
         rest = AriRest(s.ari_url, s.ari_username, s.ari_password.get_secret_value())
         limits = Limits(
             no_agent_retry=timedelta(seconds=s.no_agent_retry_s),
@@ -90,6 +94,16 @@ class Runtime:
             await self.engine.dispose()
             log.info("service.stopped")
 
+    async def _restore_policies(self) -> None:
+        """An admin's newest change outlives restarts; the config file is the first one."""
+        saved = await self.audit.latest(RINGS)
+        if saved is None:
+            return
+        try:
+            self.policies.put_in_force(self.policies.validate(saved))
+        except PolicyRejected as rejected:  # e.g. a step this version no longer supports
+            log.error("policy.saved_invalid", kind=RINGS, problems=rejected.problems)
+
 
 def build_app(settings: Settings) -> web.Application:
     runtime = Runtime(settings)
@@ -99,6 +113,13 @@ def build_app(settings: Settings) -> web.Application:
         ari_state=runtime.ari_state,
         db_ok=runtime.db_ok,
         auth=AuthOptions.from_settings(settings),
+    )
+    add_admin_routes(
+        app,
+        policies=runtime.policies,
+        audit=runtime.audit,
+        engine=runtime.engine,
+        page=AGENT_UI_DIR / "admin_rings.html",
     )
     app[RUNTIME_KEY] = runtime
     app.cleanup_ctx.append(runtime.lifecycle)

@@ -62,8 +62,8 @@ class LivePolicies:
             raise PolicyRejected(problems)
         return policies
 
-    def replace(self, proposed: dict[str, Any], who: str) -> PolicyChange:
-        """Validate and put in force; the old policy stays if anything is wrong."""
+    def propose(self, proposed: dict[str, Any], who: str) -> tuple[RingPolicies, PolicyChange]:
+        """Validate a change; nothing is in force until `put_in_force` (after auditing)."""
         new = self.validate(proposed)
         change = PolicyChange(
             who=who,
@@ -71,5 +71,13 @@ class LivePolicies:
             old=self._current.model_dump(mode="json"),
             new=new.model_dump(mode="json"),
         )
-        self._current = new
+        return new, change
+
+    def put_in_force(self, policies: RingPolicies) -> None:
+        self._current = policies
+
+    def replace(self, proposed: dict[str, Any], who: str) -> PolicyChange:
+        """Validate and put in force; the old policy stays if anything is wrong."""
+        new, change = self.propose(proposed, who)
+        self.put_in_force(new)
         return change

@@ -9,6 +9,9 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import aiohttp
+
+from telephony.auth import ensure_user
 from telephony.world.controller import Leg, PhoneBehaviour, World
 
 from .conftest import StartService, eventually, set_phones
@@ -174,3 +177,33 @@ async def _ringing_together(world: World) -> bool:
         if legs and legs[-1].rang.is_set() and not legs[-1].ended.is_set()
     ]
     return len(ringing) >= 2
+
+
+async def test_a_policy_change_mid_call_leaves_that_call_alone(
+    world: World, start_service: StartService
+) -> None:
+    service = await start_service(rings=rings(max_rings=4, agent_rings=2))
+    await ensure_user(service.runtime.store, "boss", "a long admin password", "admin")
+    set_phones(world, PhoneBehaviour(answer_after=None))
+    first = await world.call("908501234567", "+905551114400", "Sevgi", listen=False)
+    await asyncio.wait_for(first.rang.wait(), 5)
+    # unsafe=True: keep cookies for an IP address host (127.0.0.1).
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        login = {"username": "boss", "password": "a long admin password"}
+        async with http.post(f"{service.url}/login", json=login) as response:
+            csrf = (await response.json())["csrf_token"]
+        change: dict[str, Any] = {
+            "default": {"cadence": "fast", "max_rings": 2, "agent_rings": 2},
+            "custom_cadences": FAST,
+        }
+        headers = {"X-CSRF-Token": csrf}
+        async with http.put(
+            f"{service.url}/api/admin/rings", json=change, headers=headers
+        ) as response:
+            assert response.status == 200, await response.text()
+    # The call in progress keeps its 4 rings; the next call gets 2.
+    await asyncio.wait_for(first.answered.wait(), 10)
+    assert abs(_seconds(first, "rang_at", "answered_at") - 4.0) < 0.25
+    second = await world.call("908501234567", "+905551114411", "Tarık", listen=False)
+    await asyncio.wait_for(second.answered.wait(), 10)
+    assert abs(_seconds(second, "rang_at", "answered_at") - 2.0) < 0.25
