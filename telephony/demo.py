@@ -10,16 +10,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
+import secrets
 import signal
 from pathlib import Path
 
 from aiohttp import web
 
+from telephony.auth import ensure_user
 from telephony.config import load_settings
 from telephony.logs import configure_logging
 from telephony.sandbox.pair import Sandbox, agent_endpoint
 from telephony.sandbox.rootfs import SandboxError
-from telephony.service import build_app
+from telephony.service import RUNTIME_KEY, build_app
 from telephony.world.controller import PhoneBehaviour, World
 
 AGENTS = [
@@ -79,12 +81,20 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
         max_wait_s=40,
         log_json=False,
     )
-    runner = web.AppRunner(build_app(settings))
-    await runner.setup()
+    app = build_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()  # migrations and agents are in place after this
+    # No default passwords: fresh random ones every run, printed once.
+    logins = {role: secrets.token_urlsafe(12) for role in ("supervisor", "admin")}
+    for role, password in logins.items():
+        await ensure_user(app[RUNTIME_KEY].store, role, password, role)
     await web.TCPSite(runner, settings.http_host, port).start()
     world = World.of(box.world)
     await world.start()
     print(f"[demo] open http://127.0.0.1:{port} — calls start now; Ctrl-C stops", flush=True)
+    for role, password in logins.items():
+        print(f"[demo] log in as {role} / {password}", flush=True)
+    print(f"[demo] ring policies: http://127.0.0.1:{port}/admin/rings (admin)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
