@@ -185,11 +185,49 @@ let stopped = false;
 let polling = null; // the poll in flight, so logging out can wait for it
 let pollTimer = null;
 
+/** Agents: state, why paused, and the button to pause or bring them back. */
+function agentRow(agent) {
+  const paused = agent.status === "paused";
+  const button = el("button", "agent-toggle", paused ? "Available" : "Pause");
+  button.type = "button";
+  button.addEventListener("click", () => toggleAgent(agent, paused));
+  const row = el(
+    "tr",
+    null,
+    el("td", null, text(agent.name)),
+    el("td", null, el("span", `state state-${String(agent.status).replace(/[^a-z]/g, "")}`, text(agent.status))),
+    el("td", null, text(agent.pause_reason, "")),
+    el("td", "num", String(agent.missed ?? 0)),
+    el("td", null, button),
+  );
+  row.dataset.agentId = text(agent.id, "");
+  return row;
+}
+
+async function toggleAgent(agent, paused) {
+  const action = paused ? "unpause" : "pause";
+  await fetch(`/api/agents/${encodeURIComponent(agent.id)}/${action}`, {
+    method: "POST",
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": me ? String(me.csrf_token) : "" },
+    body: paused ? "" : JSON.stringify({ reason: "break" }),
+  });
+}
+
+function renderAgents(data) {
+  const body = document.getElementById("agents").querySelector("tbody");
+  const rows = data.agents.map(agentRow);
+  body.replaceChildren(...(rows.length ? rows : [emptyRow(5, "No agents")]));
+}
+
 async function pollOnce() {
-  const [calls, health] = await Promise.allSettled([getJSON("/api/calls"), getJSON("/healthz")]);
+  const [calls, health, agents] = await Promise.allSettled([
+    getJSON("/api/calls"), getJSON("/healthz"), getJSON("/api/agents"),
+  ]);
   if (stopped) return;
   if (calls.status === "fulfilled") renderCalls(calls.value);
   if (health.status === "fulfilled") renderHealth(health.value);
+  if (agents.status === "fulfilled") renderAgents(agents.value);
   // Keep the last data on screen, but say it is stale.
   document.getElementById("link-state").hidden =
     calls.status === "fulfilled" && health.status === "fulfilled";

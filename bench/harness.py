@@ -60,7 +60,7 @@ def toml_value(value: object) -> str:
 
 
 class ServiceProcess:
-    """The ThirdRing service against `pbx`, with `settings` (agents included).
+    """The ThirdRing service against `pbx`, with `settings` (TOML keys) and `agents`.
 
     `src` is the checkout whose `telephony` package runs (default: this one); pointing
     it at another checkout compares two versions of the service on the same bench.
@@ -163,16 +163,22 @@ class ServiceProcess:
         return found
 
 
-async def place_calls(world: World, did: str, count: int) -> list[Leg]:
-    """`count` callers dial `did` at once (distinct numbers); returns when all are dialled."""
-    return list(
-        await asyncio.gather(
-            *(
-                world.call(did, f"+9053{i:08d}", f"Bench caller {i}", tone_hz=None, listen=False)
-                for i in range(1, count + 1)
-            )
-        )
+async def place_calls(world: World, did: str, count: int) -> tuple[list[Leg], list[str]]:
+    """`count` callers dial `did` at once (distinct numbers). Returns the callers placed
+    and, for each that could not be, why (the world's ARI refused or timed out)."""
+    outcomes = await asyncio.gather(
+        *(
+            world.call(did, f"+9053{i:08d}", f"Bench caller {i}", tone_hz=None, listen=False)
+            for i in range(1, count + 1)
+        ),
+        return_exceptions=True,
     )
+    placed = [o for o in outcomes if isinstance(o, Leg)]
+    failed = [str(o) for o in outcomes if isinstance(o, AriError)]
+    for outcome in outcomes:
+        if isinstance(outcome, BaseException) and not isinstance(outcome, AriError):
+            raise outcome
+    return placed, failed
 
 
 async def hang_up_all(world: World, legs: Sequence[Leg]) -> None:
@@ -180,17 +186,20 @@ async def hang_up_all(world: World, legs: Sequence[Leg]) -> None:
 
 
 async def until_idle(rest: AriRest, within_s: float = 20.0) -> list[Channel]:
-    """Wait until this Asterisk has no channel left; channels still up after `within_s`
-    are hung up (so the next measurement starts clean) and returned, as evidence."""
-    deadline = asyncio.get_running_loop().time() + within_s
+    """Wait until this Asterisk has no channel left. Channels still up after `within_s`
+    are hung up (so the next measurement starts as clean as it can) and returned, as
+    evidence; if some outlive that too, the wait ends after another `within_s`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within_s
     while channels := await rest.list_channels():
-        if asyncio.get_running_loop().time() > deadline:
+        if loop.time() > deadline:
             for channel in channels:
                 with contextlib.suppress(AriError):
                     await rest.hangup(channel.id)
-            await asyncio.sleep(1.0)
-            if await rest.list_channels():
-                raise BenchError(f"channels still up on {rest.base_url} after hanging them up")
+            for _ in range(int(within_s / 0.5)):
+                if not await rest.list_channels():
+                    break
+                await asyncio.sleep(0.5)
             return channels
         await asyncio.sleep(0.2)
     return []

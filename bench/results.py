@@ -112,7 +112,7 @@ def table(results: Sequence[BenchResult], columns: Sequence[str]) -> str:
         theirs = [_fmt(ref_metrics.get(c)) for c in columns]
         first, ref_first = r.metrics.get(columns[0]), ref_metrics.get(columns[0])
         ratio = "-"
-        if first is not None and ref_first:
+        if first is not None and ref_first and not math.isnan(first / ref_first):
             ratio = f"{first / ref_first:.2f}"
         rows.append(
             [r.name, params, *ours, r.reference.name if r.reference else "-", *theirs, ratio]

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bench.harness import REPO, ServiceProcess, hang_up_all, place_calls, until_idle
+from bench.harness import REPO, BenchError, ServiceProcess, hang_up_all, place_calls, until_idle
 from bench.observer import LegTimes, RingObserver
 from bench.results import BenchResult, Number, Reference, percentile
 from telephony.ari import AriRest, Channel
@@ -71,9 +71,9 @@ class Options:
 
 def run(options: Options) -> list[BenchResult]:
     if not options.concurrency or min(options.concurrency) < 1 or max(options.concurrency) > 998:
-        raise ValueError(f"concurrency must be 1..998 each, got {options.concurrency}")
+        raise BenchError(f"concurrency must be 1..998 each, got {options.concurrency}")
     if not 2 <= options.deadline_s <= 11:
-        raise ValueError(
+        raise BenchError(
             f"deadline_s must be a whole number of seconds 2..11 (app_queue's unit; the "
             "service's cadence segments are at most 10 s), "
             f"got {options.deadline_s}"
@@ -208,13 +208,13 @@ async def _service_phase(
         try:
             await service.start()
             _say(f"N={n} service: {n} callers, holding {hold_s:.0f}s")
-            legs, cut, stuck = await _ring_for(box.pbx, rest, world, SERVICE_DID, n, hold_s)
+            legs, cut, mishaps = await _ring_for(box.pbx, rest, world, SERVICE_DID, n, hold_s)
         finally:
             await service.stop()
             if options.legs_dir is not None:
                 options.legs_dir.mkdir(parents=True, exist_ok=True)
                 shutil.copy(service.log_path, options.legs_dir / f"service-{n}.log")
-        metrics, notes = _measure(legs, options.deadline_s, cut, stuck)
+        metrics, notes = _measure(legs, options.deadline_s, cut, mishaps)
         _dump(options.legs_dir, f"service-{n}", legs)
         problems = service.log_problems()
         if problems:
@@ -233,9 +233,9 @@ async def _queue_phase(
     n = len(phones)
     await _configure_queue(box.pbx, phones, options.deadline_s)
     _say(f"N={n} app_queue: {n} callers, holding {hold_s:.0f}s")
-    legs, cut, stuck = await _ring_for(box.pbx, rest, world, QUEUE_DID, n, hold_s)
+    legs, cut, mishaps = await _ring_for(box.pbx, rest, world, QUEUE_DID, n, hold_s)
     _dump(options.legs_dir, f"app_queue-{n}", legs)
-    return _measure(legs, options.deadline_s, cut, stuck)
+    return _measure(legs, options.deadline_s, cut, mishaps)
 
 
 def _dump(folder: Path | None, name: str, legs: Sequence[LegTimes]) -> None:
@@ -271,36 +271,45 @@ async def _configure_queue(pbx: AsteriskInstance, phones: Sequence[str], deadlin
     shown = await asyncio.to_thread(pbx.cli, f"queue show {QUEUE}")
     members = shown.count(agent_endpoint(""))
     if members != len(phones):
-        raise RuntimeError(f"queue {QUEUE} has {members} members, expected {len(phones)}:\n{shown}")
+        raise BenchError(f"queue {QUEUE} has {members} members, expected {len(phones)}:\n{shown}")
 
 
 async def _ring_for(
     pbx: AsteriskInstance, rest: AriRest, world: World, did: str, n: int, hold_s: float
-) -> tuple[list[LegTimes], datetime, list[Channel]]:
-    """N callers ring for `hold_s`, then hang up; every agent leg as Asterisk told it, and
-    the PBX channels still up 20 s after the callers hung up (then hung up by force)."""
+) -> tuple[list[LegTimes], datetime, Mishaps]:
+    """N callers ring for `hold_s`, then hang up; every agent leg as Asterisk told it, the
+    callers that could not be placed, and the PBX channels still up 20 s after the callers
+    hung up (then hung up by force)."""
     async with RingObserver(pbx.ari_url, pbx.ari_username, pbx.ari_password) as observer:
-        callers = await place_calls(world, did, n)
+        callers, failed = await place_calls(world, did, n)
         await asyncio.sleep(hold_s)
         cut = datetime.now(UTC)
         await hang_up_all(world, callers)
         stuck = await until_idle(rest)
         await asyncio.sleep(0.5)  # the last events on their way
-    return list(observer.legs.values()), cut, stuck
+    return list(observer.legs.values()), cut, Mishaps(stuck, failed)
 
 
 def _ms(delta: timedelta) -> float:
     return delta.total_seconds() * 1000
 
 
+@dataclass(frozen=True)
+class Mishaps:
+    """What went wrong around the measurement, as evidence."""
+
+    stuck: Sequence[Channel] = ()
+    callers_failed: Sequence[str] = ()
+
+
 def _measure(
-    legs: Iterable[LegTimes], deadline_s: int, cut: datetime, stuck: Sequence[Channel] = ()
+    legs: Iterable[LegTimes], deadline_s: int, cut: datetime, mishaps: Mishaps
 ) -> tuple[dict[str, Number], list[str]]:
     deadline = timedelta(seconds=deadline_s)
     errors: list[float] = []
     from_dial: list[float] = []
     gone_errors: list[float] = []
-    setup: list[float] = []
+    ring_setup: list[float] = []
     not_ringing = unended = answered = 0
     ends: Counter[str] = Counter()
     for leg in legs:
@@ -320,7 +329,7 @@ def _measure(
         if leg.destroyed_at is not None:
             gone_errors.append(_ms(leg.destroyed_at - due))
         if leg.dial_at is not None:
-            setup.append(_ms(leg.ringing_at - leg.dial_at))
+            ring_setup.append(_ms(leg.ringing_at - leg.dial_at))
             from_dial.append(_ms(leg.end_at - (leg.dial_at + deadline)))
     size = [abs(e) for e in errors]
     metrics: dict[str, Number] = {
@@ -335,17 +344,25 @@ def _measure(
         "dial_anchored_p50_ms": _r(percentile([abs(e) for e in from_dial], 50)),
         "dial_anchored_p99_ms": _r(percentile([abs(e) for e in from_dial], 99)),
         "dial_anchored_signed_p50_ms": _r(percentile(from_dial, 50)),
-        "ring_setup_p50_ms": _r(percentile(setup, 50)),
-        "ring_setup_p99_ms": _r(percentile(setup, 99)),
+        "ring_setup_p50_ms": _r(percentile(ring_setup, 50)),
+        "ring_setup_p99_ms": _r(percentile(ring_setup, 99)),
         "not_ringing": not_ringing,
         "not_ended": unended,
         "answered": answered,
-        "stuck_channels": len(stuck),
+        "stuck_channels": len(mishaps.stuck),
+        "callers_not_placed": len(mishaps.callers_failed),
     }
-    notes = ["ends seen as " + ", ".join(f"{k} x{v}" for k, v in sorted(ends.items()))]
-    if stuck:
-        shown = ", ".join(f"{c.name} ({c.state})" for c in stuck[:5])
-        notes.append(f"{len(stuck)} PBX channels still up 20 s after the callers left: {shown}")
+    seen = ", ".join(f"{k} x{v}" for k, v in sorted(ends.items())) or "(no leg measured)"
+    notes = [f"ends seen as {seen}"]
+    if mishaps.stuck:
+        shown = ", ".join(f"{c.name} ({c.state})" for c in mishaps.stuck[:5])
+        notes.append(
+            f"{len(mishaps.stuck)} PBX channels still up 20 s after the callers left: {shown}"
+        )
+    if mishaps.callers_failed:
+        notes.append(
+            f"{len(mishaps.callers_failed)} callers not placed, e.g. {mishaps.callers_failed[0]}"
+        )
     return metrics, notes
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 from bench import ring_deadline
 from bench.harness import REPO, BenchError
 from bench.results import BenchResult, describe, machine, table, write
+from telephony.ari import AriError
 from telephony.logs import configure_logging
 from telephony.sandbox.instance import AsteriskInstall, find_install
 from telephony.sandbox.rootfs import SandboxError
@@ -114,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"[bench] {bench.name} ...", file=sys.stderr, flush=True)
         try:
             results += bench.run(args)
-        except (BenchError, SandboxError) as error:
+        except (BenchError, SandboxError, AriError) as error:
             print(f"bench: {bench.name}: {error}", file=sys.stderr)
             return 1
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -19,9 +19,11 @@ from telephony.ari import AriEventStream, AriRest
 from telephony.auth import AuthOptions
 from telephony.calls.agents import AgentPool
 from telephony.calls.policies import LivePolicies, PolicyRejected
+from telephony.calls.presence import AgentPresence
 from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
 from telephony.policy.inbound import InboundPolicy, Limits
+from telephony.store.agent_events import AgentEvents
 from telephony.store.db import check, create_engine
 from telephony.store.migrate import migrate
 from telephony.store.policy_audit import PolicyAudit
@@ -42,6 +44,8 @@ class Runtime:
         # Ring policies in force: from the config at start, then as admins change them.
         self.policies = LivePolicies(settings.rings, settings.default_cadence, utc_now)
         self.audit = PolicyAudit(self.engine)
+        pool = AgentPool(settings.agents, utc_now())
+        self.presence = AgentPresence(pool, AgentEvents(self.engine), utc_now)
         self.calls: CallService | None = None
         self.stream: AriEventStream | None = None
 
@@ -67,7 +71,7 @@ class Runtime:
         self.calls = CallService(
             rest=rest,
             store=self.store,
-            pool=AgentPool(s.agents, utc_now()),
+            presence=self.presence,
             policy=InboundPolicy(limits),
             app=s.ari_app,
             default_region=s.default_region,
@@ -113,6 +117,7 @@ def build_app(settings: Settings) -> web.Application:
         ari_state=runtime.ari_state,
         db_ok=runtime.db_ok,
         auth=AuthOptions.from_settings(settings),
+        presence=runtime.presence,
     )
     add_admin_routes(
         app,

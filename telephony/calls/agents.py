@@ -19,6 +19,10 @@ from telephony.policy.routing import Candidate, Strategy, choose
 class AgentStatus(StrEnum):
     AVAILABLE = "available"
     BUSY = "busy"  # reserved for a call: ringing or talking
+    PAUSED = "paused"  # offered no calls; `pause_reason` says why
+
+
+MISSED_CALL = "missed call"  # the reason of an automatic pause
 
 
 @dataclass
@@ -31,6 +35,8 @@ class AgentSlot:
     priority: int = 100
     missed: int = 0
     call_id: str | None = None
+    pause_reason: str | None = None
+    changed_at: datetime | None = None
 
 
 class AgentPool:
@@ -72,12 +78,41 @@ class AgentPool:
         slot.status, slot.call_id = AgentStatus.BUSY, call_id
         return slot
 
-    def release(self, agent_id: str, now: datetime, *, missed: bool = False) -> None:
+    def release(
+        self, agent_id: str, now: datetime, *, missed: bool = False, pause: bool = False
+    ) -> AgentSlot | None:
+        """Free again after a call or an offer (or auto-paused); None if nothing changed."""
         slot = self._slots.get(agent_id)
-        if slot is None or slot.status is AgentStatus.AVAILABLE:
-            return  # releasing twice is harmless: commands are safe to repeat
-        slot.status, slot.call_id, slot.idle_since = AgentStatus.AVAILABLE, None, now
+        if slot is None or slot.status is not AgentStatus.BUSY:
+            return None  # releasing twice is harmless: commands are safe to repeat
         slot.missed += int(missed)
+        slot.call_id, slot.idle_since = None, now
+        if pause:
+            return self._set(slot, AgentStatus.PAUSED, now, MISSED_CALL)
+        return self._set(slot, AgentStatus.AVAILABLE, now, None)
+
+    def pause(self, agent_id: str, now: datetime, reason: str) -> AgentSlot:
+        """Paused agents get no offers; one on a call is paused when it ends."""
+        slot = self._slots[agent_id]
+        if slot.status is AgentStatus.BUSY:
+            slot.pause_reason = reason  # noted; takes effect on release
+            return slot
+        return self._set(slot, AgentStatus.PAUSED, now, reason)
+
+    def unpause(self, agent_id: str, now: datetime) -> AgentSlot:
+        slot = self._slots[agent_id]
+        if slot.status is AgentStatus.PAUSED:
+            slot.idle_since, slot.pause_reason = now, None
+            return self._set(slot, AgentStatus.AVAILABLE, now, None)
+        slot.pause_reason = None
+        return slot
+
+    @staticmethod
+    def _set(slot: AgentSlot, status: AgentStatus, now: datetime, reason: str | None) -> AgentSlot:
+        if status is AgentStatus.AVAILABLE and slot.pause_reason is not None:
+            status, reason = AgentStatus.PAUSED, slot.pause_reason  # asked for mid-call
+        slot.status, slot.pause_reason, slot.changed_at = status, reason, now
+        return slot
 
     def get(self, agent_id: str) -> AgentSlot | None:
         return self._slots.get(agent_id)
@@ -90,6 +125,8 @@ class AgentPool:
                 "status": str(s.status),
                 "call_id": s.call_id,
                 "missed": s.missed,
+                "pause_reason": s.pause_reason,
+                "since": s.changed_at.isoformat() if s.changed_at else None,
             }
             for s in self._slots.values()
         ]

@@ -17,7 +17,7 @@ import structlog
 
 from telephony.ari import AriError, AriRest, AriUnavailable, Conflict, NotFound
 from telephony.ari.stasis import until_in_stasis
-from telephony.calls.agents import AgentPool
+from telephony.calls.presence import AgentPresence
 from telephony.calls.session import CallSession
 from telephony.policy import messages as m
 from telephony.store.repo import AttemptRecord, CallStore
@@ -38,7 +38,7 @@ class CommandExecutor:
         *,
         rest: AriRest,
         store: CallStore,
-        pool: AgentPool,
+        presence: AgentPresence,
         app: str,
         clock: Callable[[], datetime],
         on_end: Callable[[CallSession], None],
@@ -49,7 +49,8 @@ class CommandExecutor:
         self._retry_delays = retry_delays
         self._rest = rest
         self._store = store
-        self._pool = pool
+        self._pool = presence.pool
+        self._presence = presence
         self._app = app
         self._clock = clock
         self._on_end = on_end
@@ -98,8 +99,8 @@ class CommandExecutor:
                     return m.NoAgentAvailable()
                 offers = (m.AgentOffer(agent_id=s.agent_id, endpoint=s.endpoint) for s in slots)
                 return m.AgentsReserved(agents=tuple(offers))
-            case m.ReleaseAgent(agent_id=agent, missed=missed):
-                self._pool.release(agent, self._clock(), missed=missed)
+            case m.ReleaseAgent(agent_id=agent, missed=missed, pause=pause):
+                await self._presence.released(agent, missed=missed, pause=pause)
             case m.DialAgent(agent_id=agent, endpoint=endpoint, channel_id=channel):
                 structlog.contextvars.bind_contextvars(agent_id=agent)  # this call's task only
                 log.info("call.dial_agent", endpoint=endpoint)

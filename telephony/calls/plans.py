@@ -47,6 +47,7 @@ def plan_for(
         min_rings=policy.min_rings,
         agent_rings=policy.agent_rings,
         selection=policy.selection,
+        auto_pause_on_miss=policy.auto_pause_on_miss,
         escalation=tuple(_step(s) for s in policy.escalation if s.kind in SUPPORTED_STEPS),
     )
 

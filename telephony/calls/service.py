@@ -28,8 +28,8 @@ from telephony.ari import (
     StasisEnd,
     StasisStart,
 )
-from telephony.calls.agents import AgentPool
 from telephony.calls.executor import CommandExecutor
+from telephony.calls.presence import AgentPresence
 from telephony.calls.session import CallSession
 from telephony.numbers import normalise_number
 from telephony.policy import messages as m
@@ -56,7 +56,7 @@ class CallService:
         *,
         rest: AriRest,
         store: CallStore,
-        pool: AgentPool,
+        presence: AgentPresence,
         policy: InboundPolicy,
         app: str,
         default_region: str,
@@ -67,7 +67,8 @@ class CallService:
         so a policy change applies to new calls at once and never to calls in progress)."""
         self._rest = rest
         self._store = store
-        self._pool = pool
+        self._pool = presence.pool
+        self.presence = presence
         self._policy = policy
         self._app = app
         self._region = default_region
@@ -81,7 +82,7 @@ class CallService:
         self._executor = CommandExecutor(
             rest=rest,
             store=store,
-            pool=pool,
+            presence=presence,
             app=app,
             clock=clock,
             on_end=self._forget,

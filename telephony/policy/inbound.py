@@ -82,6 +82,7 @@ class RingPlan:
     min_rings: float = 0
     agent_rings: float = 3
     selection: Selection = "longest_idle"
+    auto_pause_on_miss: bool = False
     escalation: tuple[Escalation, ...] = (Escalation("queue"),)
 
     @property
@@ -284,7 +285,11 @@ class InboundPolicy:
             # Also after a failed dial: the leg we created stays in Stasis until hung up.
             m.HangupChannel(channel_id=leg.channel, reason="no_answer"),
             self._attempt(leg, now, outcome),
-            m.ReleaseAgent(agent_id=leg.agent_id, missed=outcome == "no_answer"),
+            m.ReleaseAgent(
+                agent_id=leg.agent_id,
+                missed=outcome == "no_answer",
+                pause=outcome == "no_answer" and state.plan.auto_pause_on_miss,
+            ),
         ]
         legs = tuple(x for x in state.legs if x is not leg)
         state = replace(state, legs=legs, tried=(*state.tried, leg.agent_id))

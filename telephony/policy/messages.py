@@ -99,8 +99,11 @@ class ReserveAgents(Message):
 
 
 class ReleaseAgent(Message):
+    """The agent is free again; `pause`: auto-paused instead (let a call ring out)."""
+
     agent_id: str
     missed: bool = False
+    pause: bool = False
 
 
 class DialAgent(Message):

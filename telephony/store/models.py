@@ -199,3 +199,17 @@ class PolicyChange(Base):
     at: Mapped[datetime] = mapped_column(UTCDateTime())
     old: Mapped[dict[str, Any]] = mapped_column(JSON)
     new: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class AgentEvent(Base):
+    """An agent's state change: who changed it (a user, or "system"), when, why."""
+
+    __tablename__ = "agent_events"
+    __table_args__ = (Index("ix_agent_events_agent_id", "agent_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    status: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(80))
+    by: Mapped[str] = mapped_column(String(64))

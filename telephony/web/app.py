@@ -29,9 +29,11 @@ from telephony.auth.options import AuthOptions
 from telephony.auth.passwords import Passwords
 from telephony.auth.ratelimit import LoginRateLimiter
 from telephony.auth.roles import ANY_ROLE
+from telephony.calls.presence import AgentPresence
 from telephony.store.repo import CallRecord, CallStore
 from telephony.store.users import UserStore
 from telephony.web.access import ACCOUNTS_KEY, auth_middleware, check_routes, public, requires
+from telephony.web.agents import add_agent_routes
 from telephony.web.login import LIMITER_KEY, add_login_routes
 
 LiveCalls = Callable[[], list[dict[str, Any]]]
@@ -76,6 +78,7 @@ def create_web_app(
     now: Clock = lambda: datetime.now(UTC),
     auth: AuthOptions | None = None,
     passwords: Passwords | None = None,
+    presence: AgentPresence | None = None,
 ) -> web.Application:
     """The web app. `now` is its one clock: the calls' "now", session expiry and the
     login rate limits. Users and sessions live in `store`'s database."""
@@ -94,6 +97,7 @@ def create_web_app(
     app.router.add_get("/api/calls", api_calls)
     app.router.add_get("/", index)
     add_login_routes(app, AGENT_UI_DIR / "login.html")
+    add_agent_routes(app, presence or AgentPresence.empty())
     app.router.add_static("/static/", AGENT_UI_DIR, show_index=False, follow_symlinks=False)
     app.on_startup.append(check_routes)
     app.on_startup.append(_warm_passwords)

@@ -150,7 +150,12 @@ async def start_service(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Start
             # A fast 1-second ring cycle keeps tests short: 6 rings = 6 s to the
             # deadline; an agent's phone rings 3 rings = 3 s at most.
             "rings": {
-                "default": {"cadence": "fast", "max_rings": 6, "agent_rings": 3},
+                "default": {
+                    "cadence": "fast",
+                    "max_rings": 6,
+                    "agent_rings": 3,
+                    "auto_pause_on_miss": False,  # its own test below
+                },
                 "custom_cadences": {"fast": {"segments_ms": [500, 500]}},
             },
             "max_wait_s": 20.0,

@@ -78,7 +78,12 @@ async def test_unanswered_agent_times_out_and_next_answers(
 ) -> None:
     service = await start_service(
         rings={
-            "default": {"cadence": "fast", "max_rings": 6, "agent_rings": 1},
+            "default": {
+                "cadence": "fast",
+                "max_rings": 6,
+                "agent_rings": 1,
+                "auto_pause_on_miss": False,
+            },
             "custom_cadences": {"fast": {"segments_ms": [500, 500]}},
         }
     )

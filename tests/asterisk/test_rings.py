@@ -20,7 +20,8 @@ FAST = {"fast": {"segments_ms": [500, 500]}}  # cycle 1 s
 
 
 def rings(**policy: Any) -> dict[str, Any]:
-    return {"default": {"cadence": "fast", **policy}, "custom_cadences": FAST}
+    defaults = {"cadence": "fast", "auto_pause_on_miss": False}
+    return {"default": {**defaults, **policy}, "custom_cadences": FAST}
 
 
 async def test_agent_answering_at_ring_two_is_stored_as_ring_two(
@@ -207,3 +208,26 @@ async def test_a_policy_change_mid_call_leaves_that_call_alone(
     second = await world.call("908501234567", "+905551114411", "Tarık", listen=False)
     await asyncio.wait_for(second.answered.wait(), 10)
     assert abs(_seconds(second, "rang_at", "answered_at") - 2.0) < 0.25
+
+
+async def test_agent_letting_a_call_ring_out_is_auto_paused_with_a_reason(
+    world: World, start_service: StartService
+) -> None:
+    service = await start_service(rings=rings(max_rings=6, agent_rings=1, auto_pause_on_miss=True))
+    world.set_phone("2001", PhoneBehaviour(answer_after=None))  # Ayşe lets it ring out
+    world.set_phone("2002", PhoneBehaviour(answer_after=0.3))
+    caller = await world.call("908501234567", "+905551114422", "Umut", listen=False)
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    await world.hangup(caller)
+    await service.ended_call()
+    agents = {a["id"]: a for a in service.runtime.presence.snapshot()}
+    assert agents["ayse"]["status"] == "paused" and agents["ayse"]["pause_reason"] == "missed call"
+    assert agents["mehmet"]["status"] == "available"
+    # The next call is not offered to Ayşe until she (or a supervisor) is back.
+    world.set_phone("2001", PhoneBehaviour(answer_after=0.3))
+    second = await world.call("908501234567", "+905551114433", "Veli", listen=False)
+    await asyncio.wait_for(second.answered.wait(), 10)
+    assert len(world.phone_legs["2001"]) == 1  # Ayşe's phone did not ring again
+    await world.hangup(second)
+    record = await service.ended_call()
+    assert record.agent_id == "mehmet"
