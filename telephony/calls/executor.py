@@ -105,13 +105,16 @@ class CommandExecutor:
                 structlog.contextvars.bind_contextvars(agent_id=agent)  # this call's task only
                 log.info("call.dial_agent", endpoint=endpoint)
                 self._on_agent_channel(session, channel)  # before any of its events arrive
-                await rest.create_channel(
-                    endpoint,
-                    app=self._app,
-                    app_args=f"agent,{session.call_id}",
-                    channel_id=channel,
-                    originator=session.caller_channel,
-                )
+                try:
+                    await rest.create_channel(
+                        endpoint,
+                        app=self._app,
+                        app_args=f"agent,{session.call_id}",
+                        channel_id=channel,
+                        originator=session.caller_channel,
+                    )
+                except Conflict:
+                    pass  # made by an earlier try whose answer was lost: dial it
                 await until_in_stasis(lambda: rest.dial(channel))
             case m.HangupChannel(channel_id=channel, reason=reason):
                 await rest.hangup(channel, reason=_HANGUP_REASONS[reason])
@@ -174,10 +177,7 @@ class CommandExecutor:
 
     async def _store_attempt(self, session: CallSession, attempt: m.RecordAttempt) -> None:
         record = AttemptRecord(**attempt.model_dump())
-        try:
-            await self._store.add_attempt(session.call_id, record)
-        except Exception as error:  # a storage fault must not drop the live call
-            log.error("store.attempt_failed", error=repr(error))
+        session.write_later("attempt", lambda: self._store.add_attempt(session.call_id, record))
 
     async def _store_update(self, session: CallSession, fields: dict[str, Any]) -> None:
         if "escalation" in fields:  # steps accumulate: the store keeps the whole list
@@ -185,7 +185,6 @@ class CommandExecutor:
             fields = {**fields, "escalations": list(session.escalations)}
             del fields["escalation"]
         session.note(fields)
-        try:
-            await self._store.update_call(session.call_id, **fields)
-        except Exception as error:  # a storage fault must not drop the live call
-            log.error("store.update_failed", fields=sorted(fields), error=repr(error))
+        session.write_later(
+            f"update {sorted(fields)}", lambda: self._store.update_call(session.call_id, **fields)
+        )

@@ -159,18 +159,18 @@ class CallService:
     async def _record_arrival_then_run(
         self, session: CallSession, channel: Channel, *, fresh: bool
     ) -> None:
-        if fresh:
-            try:
-                await self._store.call_arrived(
+        if fresh:  # the first write of the call; ringing does not wait for it
+            session.write_later(
+                "arrival",
+                lambda: self._store.call_arrived(
                     call_id=session.call_id,
                     did=session.did,
                     caller_number_raw=channel.caller.number,
                     caller_name_raw=channel.caller.name,
                     caller_channel_id=channel.id,
                     arrived_at=session.arrived_at,
-                )
-            except Exception as error:  # the caller is served even if storage fails
-                log.error("store.arrival_failed", call_id=session.call_id, error=repr(error))
+                ),
+            )
         await session.run()
 
     def _spawn(self, coro: Any) -> None:

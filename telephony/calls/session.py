@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -20,6 +20,9 @@ from telephony.policy.inbound import CallState, InboundPolicy, Phase, PolicyErro
 from telephony.policy.messages import CallEvent, Command, TimerFired
 
 log = structlog.get_logger("telephony.calls")
+
+Write = Callable[[], Awaitable[object]]
+WRITE_FLUSH_S = 10.0
 
 
 class Executor(Protocol):
@@ -57,6 +60,8 @@ class CallSession:
         self._clock = clock
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
+        # Store writes run behind the call, in order, so no call waits for the database.
+        self._writes: asyncio.Queue[tuple[str, Write] | None] = asyncio.Queue()
         self.done = asyncio.Event()
 
     @property
@@ -66,9 +71,22 @@ class CallSession:
     def feed(self, event: CallEvent) -> None:
         self._queue.put_nowait(event)
 
+    def write_later(self, what: str, write: Write) -> None:
+        """Queue a store write; `what` names it in the log if it fails."""
+        self._writes.put_nowait((what, write))
+
+    async def _write_loop(self) -> None:
+        while (item := await self._writes.get()) is not None:
+            what, write = item
+            try:
+                await write()
+            except Exception as error:  # a storage fault must not drop the live call
+                log.error("store.write_failed", write=what, error=repr(error))
+
     async def run(self, initial: CallState | None = None) -> None:
         """Start the call (or resume an adopted one) and process its events to the end."""
         structlog.contextvars.bind_contextvars(call_id=self.call_id, channel_id=self.caller_channel)
+        writer = asyncio.get_running_loop().create_task(self._write_loop())
         try:
             if initial is None:
                 state, commands = self._policy.start(
@@ -86,6 +104,12 @@ class CallSession:
             for handle in self._timers.values():
                 handle.cancel()
             self._timers.clear()
+            self._writes.put_nowait(None)
+            # The writes finish even when this task is cancelled (the service stopping).
+            try:
+                await asyncio.shield(asyncio.wait_for(writer, WRITE_FLUSH_S))
+            except TimeoutError:
+                log.error("store.writes_abandoned", pending=self._writes.qsize())
             self.done.set()
 
     async def _apply(self, *events: CallEvent) -> None:

@@ -98,6 +98,9 @@ class RingPlan:
 class Limits:
     no_agent_retry: timedelta = timedelta(seconds=1)
     max_wait: timedelta = timedelta(seconds=60)
+    # An agent's `agent_rings` count from when the phone starts ringing; a phone that
+    # has not started ringing this long after the dial is given up as unreachable.
+    ring_start_grace: timedelta = timedelta(seconds=5)
 
 
 @dataclass(frozen=True)
@@ -232,21 +235,24 @@ class InboundPolicy:
                 m.DialAgent(
                     agent_id=offer.agent_id, endpoint=offer.endpoint, channel_id=leg.channel
                 ),
-                m.StartTimer(key=f"{AGENT_RING}:{attempts}", at=self._agent_limit(state, now)),
+                m.StartTimer(
+                    key=f"{AGENT_RING}:{attempts}",
+                    at=self._agent_limit(state, now + self.limits.ring_start_grace),
+                ),
             ]
         phase = Phase.OFFERING if legs else state.phase
         return replace(state, phase=phase, legs=tuple(legs), attempts=attempts), commands
 
-    def _agent_limit(self, state: CallState, now: datetime) -> datetime:
-        """An agent rings `agent_rings` at most, and never past the caller's deadline
-        before it escalates, unless the first step is ring-all (then the ringing agent
-        keeps ringing while the others join)."""
-        limit = now + state.plan.agent_limit
+    def _agent_limit(self, state: CallState, rings_from: datetime) -> datetime:
+        """An agent rings `agent_rings` at most (counted from `rings_from`), and never
+        past the caller's deadline before it escalates, unless the first step is
+        ring-all (then the ringing agent keeps ringing while the others join)."""
+        limit = rings_from + state.plan.agent_limit
         deadline = state.ringing_since + state.plan.deadline
         steps = state.plan.escalation
         joins = bool(steps) and steps[0].kind == "ring_all"
-        if state.next_step == 0 and not state.system_answered and not joins and deadline > now:
-            return min(limit, deadline)
+        if state.next_step == 0 and not state.system_answered and not joins:
+            return min(limit, max(deadline, state.ringing_since))
         return limit
 
     def _nobody(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
@@ -264,7 +270,9 @@ class InboundPolicy:
             return state, []
         rung = replace(leg, ringing_at=now)
         legs = tuple(rung if x is leg else x for x in state.legs)
-        return replace(state, legs=legs), []
+        # The agent's rings count from now, when the phone really rings.
+        timer = m.StartTimer(key=f"{AGENT_RING}:{leg.attempt}", at=self._agent_limit(state, now))
+        return replace(state, legs=legs), [timer]
 
     def _leg_ended(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
         assert isinstance(event, m.AgentLegEnded)
@@ -357,7 +365,8 @@ class InboundPolicy:
             return self._ask(state, [])
         for leg in state.legs:
             if key == f"{AGENT_RING}:{leg.attempt}":
-                return self._drop_leg(state, leg, now, "no_answer")
+                outcome: AttemptOutcome = "no_answer" if leg.ringing_at else "unreachable"
+                return self._drop_leg(state, leg, now, outcome)
         return state, []  # a timer that is no longer armed
 
     def _escalate(self, state: CallState, now: datetime) -> Result:

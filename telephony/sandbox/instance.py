@@ -179,6 +179,13 @@ class AsteriskInstance:
                 target = home / "etc" / template.name
                 target.write_text(text)
                 target.chmod(0o600)  # ari.conf holds the password
+        if self.install.root is not None:
+            # Without /etc/hosts in the root, Asterisk resolves host names over DNS on
+            # every call, and concurrent look-ups stall for seconds. The host's own
+            # file is copied at each start (names differ between machines).
+            hosts = Path("/etc/hosts")
+            if hosts.is_file():
+                shutil.copy(hosts, self.install.root / "etc" / "hosts")
         indications = self.install.host_path("/etc/asterisk/indications.conf")
         if indications.is_file():
             shutil.copy(indications, home / "etc" / "indications.conf")

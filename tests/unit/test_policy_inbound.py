@@ -39,8 +39,10 @@ def policy() -> InboundPolicy:
 
 
 def offering(policy: InboundPolicy, plan: RingPlan = PLAN) -> CallState:
+    """Ayşe's phone ringing since T0."""
     state, _ = policy.start("c1", "caller", T0, plan)
     state, _ = policy.decide(state, offer("ayse"), T0)
+    state, _ = policy.decide(state, m.AgentRinging(channel_id="c1-agent-1"), T0)
     return state
 
 
@@ -77,8 +79,22 @@ def test_reserved_agent_is_dialled_for_at_most_agent_rings(policy: InboundPolicy
     assert commands == [
         m.RecordFacts(fields={"agent_id": "ayse", "agent_channel_id": "c1-agent-1"}),
         m.DialAgent(agent_id="ayse", endpoint="PJSIP/ayse", channel_id="c1-agent-1"),
-        m.StartTimer(key="agent_ring:1", at=at(4)),
+        # Not ringing yet: 5 s to start ringing, never past the caller's deadline.
+        m.StartTimer(key="agent_ring:1", at=at(6)),
     ]
+    # The agent's rings count from when the phone really rings.
+    _, commands = policy.decide(state, m.AgentRinging(channel_id="c1-agent-1"), at(0.5))
+    assert commands == [m.StartTimer(key="agent_ring:1", at=at(4.5))]
+
+
+def test_a_phone_that_never_starts_ringing_is_unreachable_not_a_miss(
+    policy: InboundPolicy,
+) -> None:
+    state, _ = policy.start("c1", "caller", T0, RingPlan(cycle=timedelta(seconds=10)))
+    state, _ = policy.decide(state, offer("ayse"), T0)
+    _, commands = policy.decide(state, m.TimerFired(key="agent_ring:1"), at(5))
+    assert attempts(commands)[0].outcome == "unreachable"
+    assert m.ReleaseAgent(agent_id="ayse", missed=False, pause=False) in commands
 
 
 def test_an_agent_never_rings_past_the_callers_deadline(policy: InboundPolicy) -> None:
@@ -88,9 +104,10 @@ def test_an_agent_never_rings_past_the_callers_deadline(policy: InboundPolicy) -
 
 
 def test_answer_bridges_records_and_stores_the_ring(policy: InboundPolicy) -> None:
-    state = offering(policy)
+    state, _ = policy.start("c1", "caller", T0, PLAN)
+    state, _ = policy.decide(state, offer("ayse"), T0)
     state, commands = policy.decide(state, m.AgentRinging(channel_id="c1-agent-1"), at(0.2))
-    assert commands == []
+    assert commands == [m.StartTimer(key="agent_ring:1", at=at(4.2))]
     state, commands = policy.decide(state, m.AgentAnswered(channel_id="c1-agent-1"), at(3))
     assert state.phase is Phase.TALKING
     facts = of_type(commands, m.RecordFacts)[0]
@@ -204,8 +221,9 @@ def test_after_the_deadline_agents_ring_their_full_agent_rings(policy: InboundPo
     state, _ = policy.decide(state, m.NoAgentAvailable(), T0)
     state, _ = policy.decide(state, m.TimerFired(key="deadline"), at(6))
     state, commands = policy.decide(state, m.TimerFired(key="retry"), at(6.5))
-    state, commands = policy.decide(state, offer("ayse"), at(6.5))
-    assert m.StartTimer(key="agent_ring:1", at=at(10.5)) in commands
+    state, _ = policy.decide(state, offer("ayse"), at(6.5))
+    _, commands = policy.decide(state, m.AgentRinging(channel_id="c1-agent-1"), at(6.5))
+    assert commands == [m.StartTimer(key="agent_ring:1", at=at(10.5))]
 
 
 def test_ring_all_escalation_rings_every_free_agent_and_first_answer_wins(

@@ -85,6 +85,8 @@ class Run:
             self.dialled.append(command.channel_id)
             kind, after = self.script[(len(self.dialled) - 1) % len(self.script)]
             when = now + timedelta(seconds=after)
+            rings = now + timedelta(seconds=min(0.05, after / 2))
+            self.pending.append((rings, m.AgentRinging(channel_id=command.channel_id)))
             if kind == "answer":
                 self.pending.append((when, m.AgentAnswered(channel_id=command.channel_id)))
             elif kind == "reject":
