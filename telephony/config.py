@@ -34,6 +34,7 @@ from pydantic_settings import (
     SettingsError,
 )
 
+from telephony.calls.plans import unsupported_steps
 from telephony.rings.cadences import find_cadence, known_cadence_names
 from telephony.rings.policy import RingPolicies
 
@@ -176,8 +177,6 @@ class Settings(BaseSettings):
     @field_validator("rings")
     @classmethod
     def _supported_steps(cls, value: RingPolicies) -> RingPolicies:
-        from telephony.calls.plans import unsupported_steps
-
         problems = unsupported_steps(value)
         if problems:
             raise ValueError("; ".join(problems))
