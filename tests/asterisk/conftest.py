@@ -23,6 +23,8 @@ from telephony.service import RUNTIME_KEY, Runtime, build_app
 from telephony.store.repo import CallRecord
 from telephony.world.controller import PhoneBehaviour, World
 
+from .proxy import CuttableProxy
+
 AGENTS = [
     {"id": "ayse", "name": "Ayşe Yılmaz", "endpoint": agent_endpoint("2001")},
     {"id": "mehmet", "name": "Mehmet Kaya", "endpoint": agent_endpoint("2002")},
@@ -72,6 +74,15 @@ def set_phones(
     """The agents' desk phones all behave alike."""
     for extension in extensions:
         world.set_phone(extension, behaviour)
+
+
+@pytest.fixture
+async def proxy(sandbox: Sandbox) -> AsyncIterator[CuttableProxy]:
+    """A relay to the PBX's ARI that a test can cut, like a network blip."""
+    relay = CuttableProxy(sandbox.pbx.http_port)
+    await relay.start()
+    yield relay
+    await relay.close()
 
 
 async def eventually(

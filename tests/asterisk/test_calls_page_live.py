@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator
 
 import pytest
 from playwright.async_api import Page, expect
 
 from telephony.auth import ensure_user
-from telephony.sandbox.pair import Sandbox
 from telephony.world.controller import PhoneBehaviour, World
 
 from ..browser import Seen, open_page
@@ -52,14 +50,6 @@ WEB_PASSWORD = "live page pass phrase"
 async def web_login(service: RunningService) -> tuple[str, str]:
     await ensure_user(service.runtime.store, WEB_USER, WEB_PASSWORD, "supervisor")
     return WEB_USER, WEB_PASSWORD
-
-
-@pytest.fixture
-async def proxy(sandbox: Sandbox) -> AsyncIterator[CuttableProxy]:
-    relay = CuttableProxy(sandbox.pbx.http_port)
-    await relay.start()
-    yield relay
-    await relay.close()
 
 
 async def test_live_call_rings_talks_and_ends_on_the_page(

@@ -4,7 +4,7 @@ the service is not there at all, and callers send hostile Caller IDs."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -26,14 +26,6 @@ from .conftest import (
     set_phones,
 )
 from .proxy import CuttableProxy
-
-
-@pytest.fixture
-async def proxy(sandbox: Sandbox) -> AsyncIterator[CuttableProxy]:
-    relay = CuttableProxy(sandbox.pbx.http_port)
-    await relay.start()
-    yield relay
-    await relay.close()
 
 
 async def test_socket_cut_mid_call_keeps_the_call_and_knows_it_again(
