@@ -23,12 +23,41 @@ hands the caller to the dialplan's apology (terminal). `max_wait` bounds it all.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
-from enum import StrEnum
-from typing import Literal
+from dataclasses import replace
+from datetime import datetime
 
 from telephony.policy import messages as m
+from telephony.policy.call_state import (
+    AttemptOutcome,
+    CallState,
+    Escalation,
+    HangupBy,
+    Leg,
+    Limits,
+    Outcome,
+    Phase,
+    PolicyError,
+    RingPlan,
+    Selection,
+    ring_at,
+)
+
+# The call's types are used with the machine; they can be imported from here too.
+__all__ = [
+    "AttemptOutcome",
+    "CallState",
+    "Escalation",
+    "HangupBy",
+    "InboundPolicy",
+    "Leg",
+    "Limits",
+    "Outcome",
+    "Phase",
+    "PolicyError",
+    "RingPlan",
+    "Selection",
+    "ring_at",
+]
 
 MAX_WAIT = "max_wait"
 RETRY = "retry"
@@ -37,11 +66,6 @@ PUT_THROUGH = "put_through"
 AGENT_RING = "agent_ring"
 # The label in dialplans/pbx/extensions.conf that tells the caller nobody could answer.
 NOBODY_LABEL = "message"
-
-Outcome = Literal["answered", "abandoned", "no_agent", "failed"]
-HangupBy = Literal["caller", "agent", "system"]
-Selection = Literal["longest_idle", "round_robin", "sequential", "ring_all"]
-AttemptOutcome = Literal["answered", "no_answer", "busy", "rejected", "unreachable", "cancelled"]
 
 # Why an agent leg ended (Dial status or our own reason) -> what the attempt record says.
 _LEG_OUTCOMES: dict[str, AttemptOutcome] = {
@@ -55,98 +79,8 @@ _LEG_OUTCOMES: dict[str, AttemptOutcome] = {
 }
 
 
-class PolicyError(Exception):
-    """The policy was fed an event its current phase does not allow."""
-
-
-class Phase(StrEnum):
-    WAITING = "waiting"  # ringing; no agent leg right now (asking, or nobody free)
-    OFFERING = "offering"  # one or more agents' phones ringing
-    TALKING = "talking"  # caller and an agent bridged
-    ENDED = "ended"
-
-
-@dataclass(frozen=True)
-class Escalation:
-    kind: Literal["ring_all", "queue", "message"]
-    moh_class: str = "default"
-
-
-@dataclass(frozen=True)
-class RingPlan:
-    """The ring policy of one call, resolved at arrival (a policy change never touches it)."""
-
-    cadence: str = "us"
-    cycle: timedelta = timedelta(seconds=6)
-    max_rings: float = 3
-    min_rings: float = 0
-    agent_rings: float = 3
-    selection: Selection = "longest_idle"
-    auto_pause_on_miss: bool = False
-    escalation: tuple[Escalation, ...] = (Escalation("queue"),)
-
-    @property
-    def deadline(self) -> timedelta:
-        return self.cycle * self.max_rings
-
-    @property
-    def agent_limit(self) -> timedelta:
-        return self.cycle * self.agent_rings
-
-
-@dataclass(frozen=True)
-class Limits:
-    no_agent_retry: timedelta = timedelta(seconds=1)
-    max_wait: timedelta = timedelta(seconds=60)
-    # An agent's `agent_rings` count from when the phone starts ringing; a phone that
-    # has not started ringing this long after the dial is given up as unreachable.
-    ring_start_grace: timedelta = timedelta(seconds=5)
-
-
-@dataclass(frozen=True)
-class Leg:
-    channel: str
-    agent_id: str
-    attempt: int
-    started_at: datetime
-    ringing_at: datetime | None = None
-
-
-@dataclass(frozen=True)
-class CallState:
-    call_id: str
-    caller_channel: str
-    phase: Phase
-    ringing_since: datetime
-    plan: RingPlan = field(default_factory=RingPlan)
-    attempts: int = 0
-    legs: tuple[Leg, ...] = ()
-    # Agents offered this call in the current round; not offered again until a
-    # round finds nobody left and waits `no_agent_retry`.
-    tried: tuple[str, ...] = ()
-    asking: bool = False  # a ReserveAgents is out (answered before the next event)
-    put_through: bool = True  # False until `min_rings` have passed
-    next_step: int = 0
-    ring_all: bool = False
-    system_answered: bool = False
-    agent_id: str | None = None
-    agent_channel: str | None = None
-    bridge_id: str | None = None
-
-    def leg(self, channel: str) -> Leg | None:
-        return next((leg for leg in self.legs if leg.channel == channel), None)
-
-    def past_deadline(self, now: datetime) -> bool:
-        return now >= self.ringing_since + self.plan.deadline
-
-
 Result = tuple[CallState, list[m.Command]]
 Handler = Callable[["InboundPolicy", CallState, m.CallEvent, datetime], Result]
-
-
-def ring_at(state: CallState, now: datetime) -> float:
-    """The ring the caller is hearing now (1.0 = the first ring starts)."""
-    return 1 + (now - state.ringing_since) / state.plan.cycle
 
 
 class InboundPolicy:
