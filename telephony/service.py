@@ -18,18 +18,21 @@ from aiohttp import web
 from telephony.ari import AriEventStream, AriRest
 from telephony.auth import AuthOptions
 from telephony.calls.agents import AgentPool
+from telephony.calls.outbound import OutboundCalls
 from telephony.calls.policies import LivePolicies, PolicyRejected
 from telephony.calls.presence import AgentPresence
 from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
 from telephony.policy.inbound import InboundPolicy, Limits
 from telephony.store.agent_events import AgentEvents
+from telephony.store.callbacks import CallbackStore
 from telephony.store.db import check, create_engine
 from telephony.store.migrate import migrate
 from telephony.store.policy_audit import PolicyAudit
 from telephony.store.repo import CallStore
 from telephony.web.admin import RINGS, add_admin_routes
 from telephony.web.app import AGENT_UI_DIR, create_web_app
+from telephony.web.callbacks import add_callback_routes
 
 log = structlog.get_logger("telephony.service")
 
@@ -46,7 +49,9 @@ class Runtime:
         self.audit = PolicyAudit(self.engine)
         pool = AgentPool(settings.agents, utc_now())
         self.presence = AgentPresence(pool, AgentEvents(self.engine), utc_now)
+        self.callbacks = CallbackStore(self.engine)
         self.calls: CallService | None = None
+        self.outbound: OutboundCalls | None = None
         self.stream: AriEventStream | None = None
 
     def ari_state(self) -> str:
@@ -77,6 +82,15 @@ class Runtime:
             default_region=s.default_region,
             plan_for=self.policies.plan_for,
         )
+        self.outbound = OutboundCalls(
+            rest=rest,
+            callbacks=self.callbacks,
+            presence=self.presence,
+            policies=self.policies,
+            app=s.ari_app,
+        )
+        self.calls.outbound = self.outbound
+        scheduler = asyncio.get_running_loop().create_task(self.outbound.run())
         self.stream = AriEventStream(
             s.ari_url,
             s.ari_username,
@@ -91,6 +105,9 @@ class Runtime:
         try:
             yield
         finally:
+            scheduler.cancel()
+            await asyncio.gather(scheduler, return_exceptions=True)
+            await self.outbound.close()
             await self.stream.stop()
             await runner
             await self.calls.close()
@@ -125,6 +142,12 @@ def build_app(settings: Settings) -> web.Application:
         audit=runtime.audit,
         engine=runtime.engine,
         page=AGENT_UI_DIR / "admin_rings.html",
+    )
+    add_callback_routes(
+        app,
+        store=runtime.callbacks,
+        policies=runtime.policies,
+        default_region=settings.default_region,
     )
     app[RUNTIME_KEY] = runtime
     app.cleanup_ctx.append(runtime.lifecycle)

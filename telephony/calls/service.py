@@ -13,7 +13,7 @@ import asyncio
 import secrets
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
@@ -39,6 +39,16 @@ from telephony.store.repo import CallRecord, CallStore
 log = structlog.get_logger("telephony.calls")
 
 _DIAL_ENDED = {"BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION", "CANCEL", "DONTCALL", "TORTURE"}
+
+
+class OutboundHook(Protocol):
+    """The outbound calls' side of event routing and reconcile (telephony.calls.outbound)."""
+
+    def on_event(self, event: Event) -> bool: ...
+
+    def owns(self, resource_id: str) -> bool: ...
+
+    def catch_up(self, channel_ids: set[str]) -> None: ...
 
 
 def utc_now() -> datetime:
@@ -79,6 +89,8 @@ class CallService:
         self._tasks: set[asyncio.Task[None]] = set()
         # True once state has been rebuilt after the latest (re)connect.
         self.reconciled = False
+        # Outbound legs are routed there first; None: inbound only.
+        self.outbound: OutboundHook | None = None
         self._executor = CommandExecutor(
             rest=rest,
             store=store,
@@ -92,6 +104,8 @@ class CallService:
     # --- events -----------------------------------------------------------------
 
     async def on_event(self, event: Event) -> None:
+        if self.outbound is not None and self.outbound.on_event(event):
+            return
         if isinstance(event, StasisStart):
             if event.args[:1] == ["inbound"]:
                 did = event.args[1] if len(event.args) > 1 else ""
@@ -218,6 +232,8 @@ class CallService:
             return
         for session in list(self._sessions.values()):
             self._catch_up(session, channels)
+        if self.outbound is not None:
+            self.outbound.catch_up(set(channels))
         for record in open_calls:
             if record.id not in self._sessions:
                 await self._adopt_or_close(record, channels, bridges)
@@ -282,6 +298,9 @@ class CallService:
         self, app_channels: set[str], app_bridges: set[str], channels: dict[str, Channel]
     ) -> None:
         known_bridges = {s.state.bridge_id for s in self._sessions.values() if s.state}
+        if self.outbound is not None:  # outbound calls' legs and bridges are theirs
+            app_channels = {c for c in app_channels if not self.outbound.owns(c)}
+            app_bridges = {b for b in app_bridges if not self.outbound.owns(b)}
         for channel in app_channels - set(self._by_channel):
             if "-agent-" in channel:
                 log.info("reconcile.orphan_agent_leg", channel_id=channel)

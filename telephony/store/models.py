@@ -213,3 +213,37 @@ class AgentEvent(Base):
     status: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(String(80))
     by: Mapped[str] = mapped_column(String(64))
+
+
+CALLBACK_STATUSES = ("pending", "calling", "done", "failed", "cancelled")
+CALLBACK_OUTCOMES = ("answered", "no_answer", "busy", "unreachable", "no_agent", "abandoned")
+
+
+class Callback(Base):
+    """An outbound callback task: call `number` for `did`'s policy, retried until done."""
+
+    __tablename__ = "callbacks"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'calling', 'done', 'failed', 'cancelled')", name="status"
+        ),
+        Index("ix_callbacks_status_due_at", "status", "due_at"),
+        Index("ix_callbacks_agent_id", "agent_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(16))  # E.164
+    did: Mapped[str] = mapped_column(String(80))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)
+    max_attempts: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16))
+    # answered / no_answer / busy / unreachable / no_agent / abandoned, of the latest attempt.
+    last_outcome: Mapped[str | None] = mapped_column(String(16))
+    last_rings: Mapped[float | None] = mapped_column(Float)  # rings the customer's phone rang
+    last_call_id: Mapped[str | None] = mapped_column(String(64))  # bridge and recording name
+    handled_by: Mapped[str | None] = mapped_column(String(32))  # the agent who took the call
+    created_by: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[str | None] = mapped_column(String(32))  # whose callback it is
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

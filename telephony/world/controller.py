@@ -13,7 +13,7 @@ import asyncio
 import itertools
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import structlog
@@ -63,6 +63,7 @@ class Leg:
     # Asterisk's own timestamps (world side) of what this leg experienced.
     rang_at: datetime | None = None
     answered_at: datetime | None = None
+    ended_at: datetime | None = None
 
 
 class World:
@@ -90,6 +91,9 @@ class World:
         self._phones: dict[str, PhoneBehaviour] = {}
         self.legs: dict[str, Leg] = {}
         self.phone_legs: dict[str, list[Leg]] = {}
+        # Customers the PBX calls out to (by number without '+'), and their legs.
+        self._customers: dict[str, PhoneBehaviour] = {}
+        self.customer_legs: dict[str, list[Leg]] = {}
         self._ids = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -123,6 +127,10 @@ class World:
 
     def set_phone(self, extension: str, behaviour: PhoneBehaviour) -> None:
         self._phones[extension] = behaviour
+
+    def set_customer(self, number: str, behaviour: PhoneBehaviour) -> None:
+        """How the customer at `number` (E.164, '+' optional) reacts when the PBX calls."""
+        self._customers[number.lstrip("+")] = behaviour
 
     # --- callers -------------------------------------------------------------------
 
@@ -185,6 +193,10 @@ class World:
             extension = event.args[1] if len(event.args) > 1 else ""
             self._spawn(self._phone_called(event.channel.id, extension))
             return
+        if isinstance(event, StasisStart) and event.args[:1] == ["customer"]:
+            number = event.args[1] if len(event.args) > 1 else ""
+            self._spawn(self._phone_called(event.channel.id, number, customer=True))
+            return
         if isinstance(event, ChannelStateChange):
             leg = self.legs.get(event.channel.id)
             if leg is None:
@@ -200,20 +212,25 @@ class World:
         elif isinstance(event, StasisEnd | ChannelDestroyed):
             leg = self.legs.get(event.channel.id)
             if leg is not None and not leg.ended.is_set():
+                leg.ended_at = event.timestamp
                 leg.ended.set()
                 if leg.bridge_id is not None:
                     await self._quietly(self.rest.destroy_bridge(leg.bridge_id))
 
-    async def _phone_called(self, channel_id: str, extension: str) -> None:
-        behaviour = self._phones.get(extension, PhoneBehaviour())
-        leg = Leg(channel_id, "phone", extension, behaviour.tone_hz, behaviour.listen)
+    async def _phone_called(self, channel_id: str, extension: str, customer: bool = False) -> None:
+        behaviours = self._customers if customer else self._phones
+        behaviour = behaviours.get(extension, PhoneBehaviour())
+        kind = "customer" if customer else "phone"
+        leg = Leg(channel_id, kind, extension, behaviour.tone_hz, behaviour.listen)
         self.legs[channel_id] = leg
-        self.phone_legs.setdefault(extension, []).append(leg)
+        legs = self.customer_legs if customer else self.phone_legs
+        legs.setdefault(extension, []).append(leg)
         try:
             if behaviour.reject:
                 await self.rest.hangup(channel_id, reason="busy")
                 return
             await self.rest.ring(channel_id)
+            leg.rang_at = leg.rang_at or datetime.now(UTC)
             leg.rang.set()
             if behaviour.answer_after is None:
                 return

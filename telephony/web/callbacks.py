@@ -1,0 +1,122 @@
+"""Callback tasks over HTTP: agents, supervisors and admins create them; each sees theirs.
+
+`POST /api/callbacks` {"number", "did", "due_at"?}: the number is normalised to E.164
+(a bad one is refused), the DID must be a DID name, `due_at` an ISO 8601 time (without
+a zone: UTC; left out: now). A refusal is 400 naming the field. `GET /api/callbacks`:
+supervisors and admins see every task, an agent the tasks they created or that are
+theirs.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from telephony.calls.policies import LivePolicies
+from telephony.numbers import normalise_number
+from telephony.rings.policy import DID_PATTERN
+from telephony.store.callbacks import CallbackStore
+from telephony.web.access import current_session, requires
+
+CALLBACKS_KEY = web.AppKey("callbacks", CallbackStore)
+_POLICIES_KEY = web.AppKey("callback_policies", LivePolicies)
+_REGION_KEY = web.AppKey("callback_region", str)
+_CLOCK_KEY: web.AppKey[Callable[[], datetime]] = web.AppKey("callback_clock")
+_MAX_BODY = 4096
+_FIELDS = frozenset({"number", "did", "due_at"})
+
+
+def add_callback_routes(
+    app: web.Application,
+    *,
+    store: CallbackStore,
+    policies: LivePolicies,
+    default_region: str,
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> None:
+    app[CALLBACKS_KEY] = store
+    app[_POLICIES_KEY] = policies
+    app[_REGION_KEY] = default_region
+    app[_CLOCK_KEY] = clock
+    app.router.add_get("/api/callbacks", list_callbacks)
+    app.router.add_post("/api/callbacks", create_callback)
+
+
+@requires("agent", "supervisor", "admin")
+async def list_callbacks(request: web.Request) -> web.Response:
+    session = current_session(request)
+    store = request.app[CALLBACKS_KEY]
+    if session.role == "agent":
+        tasks = await store.list_tasks(agent_id=session.agent_id, created_by=session.username)
+    else:
+        tasks = await store.list_tasks()
+    return web.json_response({"callbacks": [t.as_json() for t in tasks]})
+
+
+@requires("agent", "supervisor", "admin")
+async def create_callback(request: web.Request) -> web.Response:
+    raw = await request.content.read(_MAX_BODY + 1)
+    if len(raw) > _MAX_BODY:
+        return _error(413, f"a callback is at most {_MAX_BODY} bytes")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return _error(400, 'the body must be JSON like {"number": "+905551112233", "did": "..."}')
+    if not isinstance(body, dict):
+        return _error(400, "the body must be a JSON object")
+    unknown = sorted(set(body) - _FIELDS)
+    if unknown:
+        return _error(400, f"{unknown[0]}: unknown field; accepted: number, did, due_at")
+    number_raw, did, due_raw = body.get("number"), body.get("did"), body.get("due_at")
+    number = (
+        normalise_number(number_raw, request.app[_REGION_KEY])
+        if isinstance(number_raw, str)
+        else None
+    )
+    if number is None:
+        return _error(400, f"number = {_show(number_raw)}: must be a valid phone number")
+    if not isinstance(did, str) or not DID_PATTERN.fullmatch(did):
+        return _error(400, f"did = {_show(did)}: must be a DID (1..64 of digits, letters, +*#_.-)")
+    now = request.app[_CLOCK_KEY]()
+    if due_raw is None:
+        due_at = now
+    else:
+        parsed = _when(due_raw)
+        if parsed is None:
+            return _error(
+                400, f"due_at = {_show(due_raw)}: must be an ISO 8601 time like 2026-11-27T15:00Z"
+            )
+        due_at = parsed
+    session = current_session(request)
+    policy = request.app[_POLICIES_KEY].current.for_did(did)
+    task = await request.app[CALLBACKS_KEY].create(
+        number=number,
+        did=did,
+        due_at=due_at,
+        max_attempts=policy.outbound_max_attempts,
+        created_by=session.username,
+        agent_id=session.agent_id if session.role == "agent" else None,
+    )
+    return web.json_response(task.as_json(), status=201)
+
+
+def _when(value: object) -> datetime | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        when = datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+def _show(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
