@@ -12,11 +12,13 @@ import contextlib
 import random
 import secrets
 import signal
+from datetime import UTC, datetime
 from pathlib import Path
 
 from aiohttp import web
 
 from telephony.auth import ensure_user
+from telephony.calls.presence import AgentPresence
 from telephony.config import load_settings
 from telephony.logs import configure_logging
 from telephony.sandbox.pair import Sandbox, agent_endpoint
@@ -99,17 +101,32 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    presence = app[RUNTIME_KEY].presence
     simulation = asyncio.create_task(_simulate(world))
+    returns = asyncio.create_task(_agents_come_back(presence))
     try:
         await stop.wait()
     finally:
-        simulation.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await simulation
+        for task in (simulation, returns):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for leg in list(world.legs.values()):
             await world.hangup(leg)
         await world.stop()
         await runner.cleanup()
+
+
+async def _agents_come_back(presence: AgentPresence, after_s: float = 20.0) -> None:
+    """A simulated agent auto-paused for a missed call is back after a while."""
+    while True:
+        await asyncio.sleep(2.0)
+        now = datetime.now(UTC)
+        for agent in presence.snapshot():
+            since = agent["since"]
+            paused_for = (now - datetime.fromisoformat(since)).total_seconds() if since else 0
+            if agent["status"] == "paused" and paused_for >= after_s:
+                await presence.unpause(agent["id"], by="demo")
 
 
 async def _simulate(world: World) -> None:
@@ -121,7 +138,7 @@ async def _simulate(world: World) -> None:
                 for _, _, phone in AGENTS:
                     # Mostly answered within 1-3 Turkish rings (5 s each); now and then an
                     # agent lets it ring, so some calls move on or escalate to the queue.
-                    never = rng.random() < 0.2
+                    never = rng.random() < 0.12
                     world.set_phone(
                         phone,
                         PhoneBehaviour(

@@ -30,7 +30,7 @@ from telephony.ari import (
 )
 from telephony.calls.executor import CommandExecutor
 from telephony.calls.presence import AgentPresence
-from telephony.calls.session import CallSession
+from telephony.calls.session import WRITE_FLUSH_S, CallSession
 from telephony.numbers import normalise_number
 from telephony.policy import messages as m
 from telephony.policy.inbound import InboundPolicy, Phase, RingPlan
@@ -87,6 +87,7 @@ class CallService:
         self._sessions: dict[str, CallSession] = {}
         self._by_channel: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._writers: set[asyncio.Task[None]] = set()  # the calls' store writers
         # True once state has been rebuilt after the latest (re)connect.
         self.reconciled = False
         # Outbound legs are routed there first; None: inbound only.
@@ -165,6 +166,7 @@ class CallService:
             executor=self._executor,
             clock=self._clock,
             plan=self._plan_for(did, number),
+            writers=self._writers,
         )
         self._sessions[call_id] = session
         self._by_channel[channel.id] = session
@@ -217,6 +219,9 @@ class CallService:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # What the calls still had to store is written before the database closes.
+        if self._writers:
+            await asyncio.wait(set(self._writers), timeout=WRITE_FLUSH_S)
 
     # --- reconcile ------------------------------------------------------------------
 

@@ -43,6 +43,7 @@ class CallSession:
         executor: Executor,
         clock: Callable[[], datetime],
         plan: RingPlan | None = None,
+        writers: set[asyncio.Task[None]] | None = None,
     ) -> None:
         self.call_id = call_id
         self.caller_channel = caller_channel
@@ -62,6 +63,8 @@ class CallSession:
         self._timers: dict[str, asyncio.TimerHandle] = {}
         # Store writes run behind the call, in order, so no call waits for the database.
         self._writes: asyncio.Queue[tuple[str, Write] | None] = asyncio.Queue()
+        # Writer tasks are registered here so the service can wait for them on shutdown.
+        self._writers = writers if writers is not None else set()
         self.done = asyncio.Event()
 
     @property
@@ -87,6 +90,8 @@ class CallSession:
         """Start the call (or resume an adopted one) and process its events to the end."""
         structlog.contextvars.bind_contextvars(call_id=self.call_id, channel_id=self.caller_channel)
         writer = asyncio.get_running_loop().create_task(self._write_loop())
+        self._writers.add(writer)
+        writer.add_done_callback(self._writers.discard)
         try:
             if initial is None:
                 state, commands = self._policy.start(
