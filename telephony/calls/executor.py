@@ -32,6 +32,13 @@ _HANGUP_REASONS = {
 }
 
 
+def announcement(ahead: int) -> list[str]:
+    """Asterisk's own queue prompts: next in line, or how many callers are ahead."""
+    if ahead <= 0:
+        return ["sound:queue-youarenext"]
+    return ["sound:queue-thereare", f"number:{ahead}", "sound:queue-callswaiting"]
+
+
 class CommandExecutor:
     def __init__(
         self,
@@ -43,6 +50,7 @@ class CommandExecutor:
         clock: Callable[[], datetime],
         on_end: Callable[[CallSession], None],
         on_agent_channel: Callable[[CallSession, str], None],
+        queue_position: Callable[[str], int] = lambda call_id: 1,
         recording_format: str = "wav",
         retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6),
     ) -> None:
@@ -55,6 +63,7 @@ class CommandExecutor:
         self._clock = clock
         self._on_end = on_end
         self._on_agent_channel = on_agent_channel
+        self._queue_position = queue_position
         self._recording_format = recording_format
 
     async def execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
@@ -135,6 +144,10 @@ class CommandExecutor:
                 await rest.start_moh(channel, moh_class)
             case m.StopMoh(channel_id=channel):
                 await rest.stop_moh(channel)
+            case m.Announce(channel_id=channel, playback_id=playback):
+                self._on_agent_channel(session, playback)  # its PlaybackFinished comes here
+                ahead = self._queue_position(session.call_id) - 1
+                await rest.play(channel, announcement(ahead), playback_id=playback)
             case m.RecordAttempt():
                 await self._store_attempt(session, command)
             case m.StartTimer(key=key, at=at):

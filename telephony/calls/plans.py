@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from telephony.policy.inbound import Escalation, RingPlan
 from telephony.rings.cadences import cadence_named
 from telephony.rings.choice import choose_cadence
@@ -54,5 +56,9 @@ def plan_for(
 
 def _step(step: EscalationStep) -> Escalation:
     if step.kind == "queue":
-        return Escalation("queue", moh_class=step.moh_class)
+        return Escalation(
+            "queue",
+            moh_class=step.moh_class,
+            announce_every=timedelta(seconds=step.announce_every_s),
+        )
     return Escalation(step.kind)  # type: ignore[arg-type]  # filtered to SUPPORTED_STEPS

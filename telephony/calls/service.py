@@ -25,6 +25,7 @@ from telephony.ari import (
     ChannelDestroyed,
     Dial,
     Event,
+    PlaybackFinished,
     StasisEnd,
     StasisStart,
 )
@@ -100,6 +101,7 @@ class CallService:
             clock=clock,
             on_end=self._forget,
             on_agent_channel=self.track_agent_channel,
+            queue_position=self.queue_position,
         )
 
     # --- events -----------------------------------------------------------------
@@ -114,6 +116,10 @@ class CallService:
             return  # agent legs are known already: we chose their channel ids
         if isinstance(event, Dial):
             self._dial_progress(event)
+        elif isinstance(event, PlaybackFinished):
+            session = self._by_channel.pop(event.playback.id, None)
+            if session is not None:
+                session.feed(m.AnnouncementDone())
         elif isinstance(event, StasisEnd | ChannelDestroyed):
             self._channel_gone(event.channel.id, getattr(event, "cause_txt", ""))
 
@@ -207,6 +213,21 @@ class CallService:
 
     def track_agent_channel(self, session: CallSession, channel: str) -> None:
         self._by_channel[channel] = session
+
+    def queue_position(self, call_id: str) -> int:
+        """1 + the callers held in the queue who arrived before this one."""
+        me = self._sessions.get(call_id)
+        if me is None:
+            return 1
+        queued = [
+            s
+            for s in self._sessions.values()
+            if s.state is not None
+            and s.state.system_answered
+            and not s.ended
+            and s.state.phase is not Phase.TALKING
+        ]
+        return 1 + sum(1 for s in queued if s.arrived_at < me.arrived_at)
 
     def pool_snapshot(self) -> list[dict[str, Any]]:
         return self._pool.snapshot()

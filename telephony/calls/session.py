@@ -178,5 +178,6 @@ class CallSession:
             "max_rings": plan.max_rings if plan else None,
             "answered_ring": self.facts.get("answered_ring"),
             "system_answered": bool(state and state.system_answered),
+            "announcements": state.announcements if state else 0,
             "escalations": list(self.escalations),
         }

@@ -33,6 +33,7 @@ class Phase(StrEnum):
 class Escalation:
     kind: Literal["ring_all", "queue", "message"]
     moh_class: str = "default"
+    announce_every: timedelta = timedelta(seconds=30)  # queue: position announcements
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,8 @@ class CallState:
     next_step: int = 0
     ring_all: bool = False
     system_answered: bool = False
+    queue_step: Escalation | None = None  # the queue the caller is held in
+    announcements: int = 0
     agent_id: str | None = None
     agent_channel: str | None = None
     bridge_id: str | None = None

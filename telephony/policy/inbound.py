@@ -64,6 +64,7 @@ RETRY = "retry"
 DEADLINE = "deadline"
 PUT_THROUGH = "put_through"
 AGENT_RING = "agent_ring"
+ANNOUNCE = "announce"
 # The label in dialplans/pbx/extensions.conf that tells the caller nobody could answer.
 NOBODY_LABEL = "message"
 
@@ -244,7 +245,9 @@ class InboundPolicy:
         leg = state.leg(event.channel_id)
         if leg is None:
             return state, []
-        commands: list[m.Command] = [m.CancelTimer(key=k) for k in (MAX_WAIT, DEADLINE, RETRY)]
+        commands: list[m.Command] = [
+            m.CancelTimer(key=k) for k in (MAX_WAIT, DEADLINE, RETRY, ANNOUNCE)
+        ]
         for other in state.legs:
             commands.append(m.CancelTimer(key=f"{AGENT_RING}:{other.attempt}"))
             if other is not leg:  # ring-all: the others stop ringing at once
@@ -275,6 +278,7 @@ class InboundPolicy:
         new = replace(
             state,
             phase=Phase.TALKING,
+            queue_step=None,
             legs=(),
             agent_id=leg.agent_id,
             agent_channel=leg.channel,
@@ -293,6 +297,12 @@ class InboundPolicy:
             return self._give_up(state, now)
         if key == DEADLINE:
             return self._escalate(state, now)
+        if key == ANNOUNCE and state.queue_step is not None:
+            n = state.announcements + 1
+            return replace(state, announcements=n), [
+                m.StopMoh(channel_id=state.caller_channel),
+                m.Announce(channel_id=state.caller_channel, playback_id=f"{state.call_id}-q{n}"),
+            ]
         if key == PUT_THROUGH and not state.put_through:
             return self._ask(replace(state, put_through=True), [])
         if key == RETRY and not state.legs and not state.asking and state.put_through:
@@ -324,7 +334,8 @@ class InboundPolicy:
                 m.StartMoh(channel_id=state.caller_channel, moh_class=step.moh_class),
                 m.RecordFacts(fields={"system_answered_at": now}),
             ]
-            state = replace(state, system_answered=True, put_through=True)
+            state = replace(state, system_answered=True, put_through=True, queue_step=step)
+            commands.append(m.StartTimer(key=ANNOUNCE, at=now + step.announce_every))
             commands += self._rearm(state, now)
             if not state.legs and not state.asking:
                 return self._ask(state, commands)
@@ -340,6 +351,16 @@ class InboundPolicy:
         if state.next_step >= len(state.plan.escalation):
             return []
         return [m.StartTimer(key=DEADLINE, at=now + state.plan.agent_limit)]
+
+    def _announced(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        """Back to the music, and the next announcement later."""
+        step = state.queue_step
+        if step is None:
+            return state, []
+        return state, [
+            m.StartMoh(channel_id=state.caller_channel, moh_class=step.moh_class),
+            m.StartTimer(key=ANNOUNCE, at=now + step.announce_every),
+        ]
 
     # --- the end ------------------------------------------------------------------------
 
@@ -373,7 +394,7 @@ class InboundPolicy:
         hangup_caller: bool = True,
     ) -> Result:
         commands: list[m.Command] = [
-            m.CancelTimer(key=k) for k in (MAX_WAIT, RETRY, DEADLINE, PUT_THROUGH)
+            m.CancelTimer(key=k) for k in (MAX_WAIT, RETRY, DEADLINE, PUT_THROUGH, ANNOUNCE)
         ]
         for leg in state.legs:
             commands += [
@@ -420,6 +441,8 @@ _TABLE: dict[tuple[Phase, type], Handler] = {
     **{(p, m.TimerFired): InboundPolicy._timer for p in _LIVE},
     **{(p, m.CallerHungUp): InboundPolicy._caller_hung_up for p in _LIVE},
     **{(p, m.ActionFailed): InboundPolicy._action_failed for p in _LIVE},
+    **{(p, m.AnnouncementDone): InboundPolicy._announced for p in _RINGING},
+    (Phase.TALKING, m.AnnouncementDone): InboundPolicy._nothing,
     (Phase.TALKING, m.AgentRinging): InboundPolicy._nothing,
     (Phase.TALKING, m.AgentAnswered): InboundPolicy._nothing,
 }

@@ -58,6 +58,10 @@ class TimerFired(Message):
     key: str
 
 
+class AnnouncementDone(Message):
+    """The queue announcement to the caller finished."""
+
+
 class ActionFailed(Message):
     """A command could not be carried out; `what` names it for the log."""
 
@@ -73,6 +77,7 @@ CallEvent = (
     | AgentLegEnded
     | CallerHungUp
     | TimerFired
+    | AnnouncementDone
     | ActionFailed
 )
 
@@ -151,6 +156,13 @@ class StopMoh(Message):
     channel_id: str
 
 
+class Announce(Message):
+    """Tell a queued caller their place in the queue (music stops meanwhile)."""
+
+    channel_id: str
+    playback_id: str
+
+
 class RecordAttempt(Message):
     """One offer of the call to one agent, as it ended."""
 
@@ -195,6 +207,7 @@ Command = (
     | ReturnToDialplan
     | StartMoh
     | StopMoh
+    | Announce
     | RecordAttempt
     | StartTimer
     | CancelTimer

@@ -231,3 +231,30 @@ async def test_agent_letting_a_call_ring_out_is_auto_paused_with_a_reason(
     await world.hangup(second)
     record = await service.ended_call()
     assert record.agent_id == "mehmet"
+
+
+async def test_queued_callers_hear_their_place_and_music_resumes(
+    world: World, start_service: StartService
+) -> None:
+    service = await start_service(
+        rings=rings(
+            max_rings=1,
+            agent_rings=1,
+            escalation=[{"kind": "queue", "announce_every_s": 1.0}],
+        )
+    )
+    set_phones(world, PhoneBehaviour(answer_after=None))
+    caller = await world.call("908501234567", "+905551114455", "Yusuf", listen=False)
+    await asyncio.wait_for(caller.answered.wait(), 10)  # the system answered at ring 1
+
+    async def announced_twice() -> bool:
+        calls = service.runtime.live_calls()
+        return bool(calls and calls[0]["announcements"] >= 2)
+
+    # Two announcements prove the first finished and the music came back in between.
+    await eventually(announced_twice, timeout=25, what="two queue announcements")
+    world.set_phone("2002", PhoneBehaviour(answer_after=0.2))
+    await eventually(lambda: _talking(service), timeout=15, what="an agent to take the call")
+    await world.hangup(caller)
+    record = await service.ended_call()
+    assert record.outcome == "answered" and record.system_answered_at is not None

@@ -208,6 +208,30 @@ def test_deadline_escalates_to_queue_system_answers_with_music(policy: InboundPo
     assert isinstance(facts, m.RecordFacts) and "answered_ring" not in facts.fields
 
 
+def test_queued_caller_hears_announcements_between_music(policy: InboundPolicy) -> None:
+    plan = RingPlan(
+        cycle=timedelta(seconds=2),
+        escalation=(Escalation("queue", announce_every=timedelta(seconds=10)),),
+    )
+    state = offering(policy, plan)
+    state, commands = policy.decide(state, m.TimerFired(key="deadline"), at(6))
+    assert m.StartTimer(key="announce", at=at(16)) in commands
+    state, commands = policy.decide(state, m.TimerFired(key="announce"), at(16))
+    assert commands == [
+        m.StopMoh(channel_id="caller"),
+        m.Announce(channel_id="caller", playback_id="c1-q1"),
+    ]
+    state, commands = policy.decide(state, m.AnnouncementDone(), at(19))
+    assert commands == [
+        m.StartMoh(channel_id="caller", moh_class="default"),
+        m.StartTimer(key="announce", at=at(29)),
+    ]
+    state, commands = policy.decide(state, m.AgentAnswered(channel_id="c1-agent-1"), at(20))
+    assert m.CancelTimer(key="announce") in commands
+    assert policy.decide(state, m.AnnouncementDone(), at(21)) == (state, [])
+    assert policy.decide(state, m.TimerFired(key="announce"), at(29)) == (state, [])
+
+
 def test_leaving_the_queue_is_abandoned_without_a_ring(policy: InboundPolicy) -> None:
     state = offering(policy)
     state, _ = policy.decide(state, m.TimerFired(key="deadline"), at(6))
