@@ -7,7 +7,6 @@ progress keep the plan they started with, and a restart keeps the newest change.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from telephony.rings.cadences import known_cadence_names
 from telephony.store.policy_audit import AuditEntry, PolicyAudit
 from telephony.store.service_level import GroupBy, service_level
 from telephony.web.access import current_session, requires
+from telephony.web.bodies import BadBody, json_object
 
 POLICIES_KEY = web.AppKey("ring_policies", LivePolicies)
 AUDIT_KEY = web.AppKey("policy_audit", PolicyAudit)
@@ -68,17 +68,12 @@ async def get_rings(request: web.Request) -> web.Response:
 
 @requires("admin")
 async def put_rings(request: web.Request) -> web.Response:
-    if (request.content_length or 0) > MAX_POLICY_BYTES:
-        return _error(413, f"a policy is at most {MAX_POLICY_BYTES} bytes")
-    raw = await request.content.read(MAX_POLICY_BYTES + 1)
-    if len(raw) > MAX_POLICY_BYTES:
-        return _error(413, f"a policy is at most {MAX_POLICY_BYTES} bytes")
     try:
-        proposed = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, "the body must be JSON: the ring policies object")
-    if not isinstance(proposed, dict):
-        return _error(400, "the body must be a JSON object: the ring policies")
+        proposed = await json_object(
+            request, max_bytes=MAX_POLICY_BYTES, what="the ring policies object"
+        )
+    except BadBody as bad:
+        return bad.response
     live = request.app[POLICIES_KEY]
     who = current_session(request).username
     try:

@@ -12,6 +12,7 @@ from aiohttp import web
 
 from telephony.calls.presence import MAX_REASON, AgentPresence, UnknownAgent
 from telephony.web.access import current_session, requires
+from telephony.web.bodies import BadBody, json_object
 
 PRESENCE_KEY = web.AppKey("presence", AgentPresence)
 _MAX_BODY = 4096
@@ -36,12 +37,13 @@ async def list_agents(request: web.Request) -> web.Response:
 @requires("agent", "supervisor", "admin")
 async def pause_agent(request: web.Request) -> web.Response:
     agent_id = _allowed(request)
-    raw = await request.content.read(_MAX_BODY + 1)
     try:
-        body = json.loads(raw) if raw else {}
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, 'the body must be JSON like {"reason": "break"}')
-    reason = body.get("reason") if isinstance(body, dict) else None
+        body = await json_object(
+            request, max_bytes=_MAX_BODY, what='a reason like {"reason": "break"}', empty_ok=True
+        )
+    except BadBody as bad:
+        return bad.response
+    reason = body.get("reason")
     if not isinstance(reason, str) or not _printable(reason):
         return _error(400, f"reason: must be text of 1..{MAX_REASON} printable characters")
     who = current_session(request).username

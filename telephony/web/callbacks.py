@@ -9,7 +9,6 @@ theirs.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -20,6 +19,7 @@ from telephony.numbers import normalise_number
 from telephony.rings.policy import DID_PATTERN
 from telephony.store.callbacks import CallbackStore
 from telephony.web.access import current_session, requires
+from telephony.web.bodies import BadBody, json_object
 
 CALLBACKS_KEY = web.AppKey("callbacks", CallbackStore)
 _POLICIES_KEY = web.AppKey("callback_policies", LivePolicies)
@@ -58,15 +58,14 @@ async def list_callbacks(request: web.Request) -> web.Response:
 
 @requires("agent", "supervisor", "admin")
 async def create_callback(request: web.Request) -> web.Response:
-    raw = await request.content.read(_MAX_BODY + 1)
-    if len(raw) > _MAX_BODY:
-        return _error(413, f"a callback is at most {_MAX_BODY} bytes")
     try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
-        return _error(400, 'the body must be JSON like {"number": "+905551112233", "did": "..."}')
-    if not isinstance(body, dict):
-        return _error(400, "the body must be a JSON object")
+        body = await json_object(
+            request,
+            max_bytes=_MAX_BODY,
+            what='a callback like {"number": "+905551112233", "did": "..."}',
+        )
+    except BadBody as bad:
+        return bad.response
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
         return _error(400, f"{unknown[0]}: unknown field; accepted: number, did, due_at")
