@@ -15,8 +15,8 @@ from typing import Any
 
 import structlog
 
-from telephony.ari import AriError, AriRest, AriUnavailable, Conflict, NotFound
-from telephony.ari.stasis import until_in_stasis
+from telephony.ari import AriError, AriRest, AriUnavailable, NotFound
+from telephony.calls.legs import bridge_together, create_and_dial, record_bridge
 from telephony.calls.presence import AgentPresence
 from telephony.calls.session import CallSession
 from telephony.policy import messages as m
@@ -114,28 +114,21 @@ class CommandExecutor:
                 structlog.contextvars.bind_contextvars(agent_id=agent)  # this call's task only
                 log.info("call.dial_agent", endpoint=endpoint)
                 self._on_agent_channel(session, channel)  # before any of its events arrive
-                try:
-                    await rest.create_channel(
-                        endpoint,
-                        app=self._app,
-                        app_args=f"agent,{session.call_id}",
-                        channel_id=channel,
-                        originator=session.caller_channel,
-                    )
-                except Conflict:
-                    pass  # made by an earlier try whose answer was lost: dial it
-                await until_in_stasis(lambda: rest.dial(channel))
+                await create_and_dial(
+                    rest,
+                    app=self._app,
+                    endpoint=endpoint,
+                    channel_id=channel,
+                    app_args=f"agent,{session.call_id}",
+                    originator=session.caller_channel,
+                )
             case m.HangupChannel(channel_id=channel, reason=reason):
                 await rest.hangup(channel, reason=_HANGUP_REASONS[reason])
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
-                try:
-                    await rest.create_bridge(type="mixing", bridge_id=bridge, name=session.call_id)
-                except Conflict:
-                    pass  # made by an earlier try whose answer was lost
-                await rest.add_channel(bridge, list(channels))
+                await bridge_together(rest, bridge, list(channels))
                 session.answered_at = self._clock()
             case m.StartRecording(bridge_id=bridge, name=name):
-                await self._start_recording(bridge, name)
+                await record_bridge(rest, bridge, name, self._recording_format)
             case m.DestroyBridge(bridge_id=bridge):
                 await rest.destroy_bridge(bridge)
             case m.ReturnToDialplan(channel_id=channel, label=label):
@@ -178,15 +171,6 @@ class CommandExecutor:
             except AriError:
                 break
         return m.ActionFailed(what="bridge", detail=str(error))
-
-    async def _start_recording(self, bridge: str, name: str) -> None:
-        try:
-            await self._rest.record_bridge(
-                bridge, name, format=self._recording_format, if_exists="overwrite"
-            )
-        except AriError as error:
-            # The call goes on; a missing recording is flagged, never silently skipped.
-            log.error("recording.start_failed", bridge_id=bridge, error=str(error))
 
     async def _store_attempt(self, session: CallSession, attempt: m.RecordAttempt) -> None:
         record = AttemptRecord(**attempt.model_dump())

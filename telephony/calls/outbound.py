@@ -11,7 +11,6 @@ channels and bridges it owns alone (`owns`) and reports lost ones (`catch_up`).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,14 +21,13 @@ from telephony.ari import (
     AriError,
     AriRest,
     ChannelDestroyed,
-    Conflict,
     Dial,
     Event,
     NotFound,
     StasisEnd,
     StasisStart,
 )
-from telephony.ari.stasis import until_in_stasis
+from telephony.calls.legs import DIAL_ENDED, bridge_together, create_and_dial, record_bridge
 from telephony.calls.policies import LivePolicies
 from telephony.calls.presence import AgentPresence
 from telephony.calls.service import new_call_id, utc_now
@@ -53,7 +51,6 @@ from telephony.store.callbacks import CallbackRecord, CallbackStore
 
 log = structlog.get_logger("telephony.outbound")
 
-_DIAL_ENDED = {"BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION", "CANCEL", "DONTCALL", "TORTURE"}
 OUTBOUND_ARG = "outbound"
 CUSTOMER_SUFFIX = "-customer"  # the customer leg's channel id: "<call id>-customer"
 
@@ -304,7 +301,7 @@ class OutboundCalls:
             return CustomerRinging() if customer else m.AgentRinging(channel_id=channel)
         if status == "ANSWER":
             return CustomerAnswered() if customer else m.AgentAnswered(channel_id=channel)
-        if status in _DIAL_ENDED:
+        if status in DIAL_ENDED:
             reason = status.lower()
             if customer:
                 return CustomerLegEnded(reason=reason)
@@ -343,10 +340,12 @@ class OutboundCalls:
                 log.info("outbound.dial_customer", endpoint=endpoint)
                 # The customer sees the DID the callback is for as the caller's number.
                 did = session.task.did
-                await self._create_and_dial(
-                    endpoint,
-                    channel,
-                    f"{OUTBOUND_ARG},{session.call_id}",
+                await create_and_dial(
+                    rest,
+                    app=self._app,
+                    endpoint=endpoint,
+                    channel_id=channel,
+                    app_args=f"{OUTBOUND_ARG},{session.call_id}",
                     variables={"CALLERID(num)": did, "CONNECTEDLINE(num)": did},
                 )
             case m.ReserveAgents(exclude=exclude, limit=limit, strategy=strategy):
@@ -362,23 +361,20 @@ class OutboundCalls:
                 self._by_channel[channel] = session
                 log.info("outbound.dial_agent", agent_id=agent, endpoint=endpoint)
                 assert session.state is not None
-                await self._create_and_dial(
-                    endpoint,
-                    channel,
-                    f"agent,{session.call_id}",
+                await create_and_dial(
+                    rest,
+                    app=self._app,
+                    endpoint=endpoint,
+                    channel_id=channel,
+                    app_args=f"agent,{session.call_id}",
                     originator=session.state.customer_channel,
                 )
             case m.HangupChannel(channel_id=channel, reason=reason):
                 await rest.hangup(channel, reason=reason)
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
-                with contextlib.suppress(Conflict):
-                    await rest.create_bridge(type="mixing", bridge_id=bridge, name=bridge)
-                await rest.add_channel(bridge, list(channels))
+                await bridge_together(rest, bridge, list(channels))
             case m.StartRecording(bridge_id=bridge, name=name):
-                try:
-                    await rest.record_bridge(bridge, name, format="wav", if_exists="overwrite")
-                except AriError as error:
-                    log.error("recording.start_failed", bridge_id=bridge, error=str(error))
+                await record_bridge(rest, bridge, name)
             case m.DestroyBridge(bridge_id=bridge):
                 await rest.destroy_bridge(bridge)
             case m.StartMoh(channel_id=channel, moh_class=moh_class):
@@ -395,25 +391,6 @@ class OutboundCalls:
                 log.info("outbound.settled", outcome=command.outcome, status=command.status)
                 await self.settle_quietly(session.task.id, command)
         return None
-
-    async def _create_and_dial(
-        self,
-        endpoint: str,
-        channel: str,
-        app_args: str,
-        originator: str | None = None,
-        variables: dict[str, str] | None = None,
-    ) -> None:
-        with contextlib.suppress(Conflict):  # made by an earlier try whose answer was lost
-            await self._rest.create_channel(
-                endpoint,
-                app=self._app,
-                app_args=app_args,
-                channel_id=channel,
-                originator=originator,
-                variables=variables,
-            )
-        await until_in_stasis(lambda: self._rest.dial(channel))
 
     async def settle_quietly(self, callback_id: int, settle: SettleTask) -> None:
         try:

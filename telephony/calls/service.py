@@ -30,6 +30,7 @@ from telephony.ari import (
     StasisStart,
 )
 from telephony.calls.executor import CommandExecutor
+from telephony.calls.legs import DIAL_ENDED
 from telephony.calls.presence import AgentPresence
 from telephony.calls.session import WRITE_FLUSH_S, CallSession
 from telephony.numbers import normalise_number
@@ -38,8 +39,6 @@ from telephony.policy.inbound import InboundPolicy, Phase, RingPlan
 from telephony.store.repo import CallRecord, CallStore
 
 log = structlog.get_logger("telephony.calls")
-
-_DIAL_ENDED = {"BUSY", "NOANSWER", "CHANUNAVAIL", "CONGESTION", "CANCEL", "DONTCALL", "TORTURE"}
 
 
 class OutboundHook(Protocol):
@@ -133,7 +132,7 @@ class CallService:
             session.feed(m.AgentRinging(channel_id=channel))
         elif status == "ANSWER":
             session.feed(m.AgentAnswered(channel_id=channel))
-        elif status in _DIAL_ENDED:
+        elif status in DIAL_ENDED:
             session.feed(m.AgentLegEnded(channel_id=channel, reason=status.lower()))
 
     def _channel_gone(self, channel: str, reason: str) -> None:
