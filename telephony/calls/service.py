@@ -92,6 +92,8 @@ class CallService:
         self.reconciled = False
         # Outbound legs are routed there first; None: inbound only.
         self.outbound: OutboundHook | None = None
+        # Told of every call's state changes (the agents' screens); must not block.
+        self.on_change: Callable[[CallSession], None] = lambda session: None
         self._executor = CommandExecutor(
             rest=rest,
             store=store,
@@ -172,6 +174,7 @@ class CallService:
             clock=self._clock,
             plan=self._plan_for(did, number),
             writers=self._writers,
+            on_change=lambda changed: self.on_change(changed),
         )
         self._sessions[call_id] = session
         self._by_channel[channel.id] = session

@@ -44,6 +44,7 @@ class CallSession:
         clock: Callable[[], datetime],
         plan: RingPlan | None = None,
         writers: set[asyncio.Task[None]] | None = None,
+        on_change: Callable[[CallSession], None] | None = None,
     ) -> None:
         self.call_id = call_id
         self.caller_channel = caller_channel
@@ -66,6 +67,9 @@ class CallSession:
         # Writer tasks are registered here so the service can wait for them on shutdown.
         self._writers = writers if writers is not None else set()
         self.done = asyncio.Event()
+        # Told after every state change, before its commands run (so a screen pop can
+        # leave before the agent's phone is dialled). Must not block: it only enqueues.
+        self._on_change = on_change or (lambda session: None)
 
     @property
     def ended(self) -> bool:
@@ -99,10 +103,12 @@ class CallSession:
                 )
                 self.state = state
                 log.info("call.start", did=self.did, phase=state.phase)
+                self._changed()
                 await self._apply(*await self._execute_all(commands))
             else:
                 self.state = initial
                 log.info("call.adopted", phase=initial.phase)
+                self._changed()
             while not self.ended:
                 await self._apply(await self._queue.get())
         finally:
@@ -134,7 +140,14 @@ class CallSession:
                     trigger=type(current).__name__,
                     to=self.state.phase,
                 )
+            self._changed()
             pending.extend(await self._execute_all(commands))
+
+    def _changed(self) -> None:
+        try:
+            self._on_change(self)
+        except Exception as error:  # a watcher's fault must not touch the call
+            log.error("call.watcher_failed", error=repr(error))
 
     async def _execute_all(self, commands: list[Command]) -> list[CallEvent]:
         answers: list[CallEvent] = []
@@ -180,4 +193,6 @@ class CallSession:
             "system_answered": bool(state and state.system_answered),
             "announcements": state.announcements if state else 0,
             "escalations": list(self.escalations),
+            # Agents whose phones are being dialled or ringing for this call now.
+            "offered_to": [leg.agent_id for leg in state.legs] if state else [],
         }

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -247,3 +248,78 @@ class Callback(Base):
     agent_id: Mapped[str | None] = mapped_column(String(32))  # whose callback it is
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+RECORDING_STATUSES = ("recording", "complete", "missing", "short", "silent", "failed", "purged")
+
+
+class Recording(Base):
+    """One call's recording: where it is, what the check after the call found."""
+
+    __tablename__ = "recordings"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('recording', 'complete', 'missing', 'short', 'silent', 'failed', 'purged')",
+            name="status",
+        ),
+        Index("ix_recordings_status", "status"),
+        Index("ix_recordings_retain_until", "retain_until"),
+    )
+
+    call_id: Mapped[str] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(255))  # Asterisk's recording name
+    token: Mapped[str] = mapped_column(String(64), unique=True)  # unguessable URL part
+    path: Mapped[str | None] = mapped_column(String(255))  # relative to the recordings root
+    format: Mapped[str] = mapped_column(String(8))
+    channels: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expected_s: Mapped[float | None] = mapped_column(Float)  # talk time the file must cover
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(String(255))
+    # [{"by", "at", "until"}] spans muted for sensitive data (silence in the file).
+    pauses: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retain_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    legal_hold: Mapped[bool] = mapped_column(Boolean)
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Hold(Base):
+    """One hold of a call: who, from where (browser / phone), how long, how it ended."""
+
+    __tablename__ = "holds"
+    __table_args__ = (
+        Index("ix_holds_call_id", "call_id"),
+        Index("ix_holds_agent_id_started_at", "agent_id", "started_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    agent_id: Mapped[str | None] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    source: Mapped[str] = mapped_column(String(16))  # browser / phone
+    # retrieved / caller_hung_up / agent_hung_up / returned (hold_max) / escalated ...
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    warned: Mapped[bool] = mapped_column(Boolean)
+    over_limit: Mapped[bool] = mapped_column(Boolean)
+
+
+class RecordingAudit(Base):
+    """Who paused, played, downloaded or purged which call's recording, and when."""
+
+    __tablename__ = "recording_audit"
+    __table_args__ = (Index("ix_recording_audit_call_id", "call_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    who: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(16))  # pause / resume / play / download / purge
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
