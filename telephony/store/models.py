@@ -17,6 +17,7 @@ from sqlalchemy import (
     Integer,
     MetaData,
     String,
+    Text,
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -99,6 +100,7 @@ class Call(Base):
         Index("ix_calls_arrived_at", "arrived_at"),
         Index("ix_calls_caller_number", "caller_number"),
         Index("ix_calls_ended_at", "ended_at"),
+        Index("ix_calls_caller_number_arrived_at", "caller_number", "arrived_at"),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
@@ -323,3 +325,56 @@ class RecordingAudit(Base):
     who: Mapped[str] = mapped_column(String(64))
     action: Mapped[str] = mapped_column(String(16))  # pause / resume / play / download / purge
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+NOTE_OUTCOMES = ("offer_made", "pending_purchase", "sale", "lost")
+
+
+class CallNote(Base):
+    """What the agent typed during and after a call: saved as it is typed."""
+
+    __tablename__ = "call_notes"
+    __table_args__ = (
+        CheckConstraint(
+            "outcome IS NULL OR outcome IN ('offer_made', 'pending_purchase', 'sale', 'lost')",
+            name="outcome",
+        ),
+    )
+
+    call_id: Mapped[str] = mapped_column(
+        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[str | None] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(80))  # the caller's name as the agent heard it
+    needs: Mapped[str] = mapped_column(Text)
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)  # clarifying question -> answer
+    notes: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(24))
+    lost_reason: Mapped[str | None] = mapped_column(String(200))
+    next_step: Mapped[str] = mapped_column(String(200))
+    next_step_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class ContactNote(Base):
+    """What agents learnt about a caller (by number): wins over the Caller ID name."""
+
+    __tablename__ = "contact_notes"
+
+    number_e164: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    needs: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_by: Mapped[str] = mapped_column(String(64))
+
+
+class UserPrefs(Base):
+    """A user's own settings: the interface language (tr / en)."""
+
+    __tablename__ = "user_prefs"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    lang: Mapped[str] = mapped_column(String(8))
