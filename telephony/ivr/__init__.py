@@ -1,0 +1,1 @@
+"""The IVR: call flows as data per DID (model, save-time checks) and the pure walker."""
