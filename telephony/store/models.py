@@ -378,3 +378,51 @@ class UserPrefs(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     lang: Mapped[str] = mapped_column(String(8))
+
+
+class IvrFlowVersion(Base):
+    """One saved version of a DID's call flow (`flow` None: the flow was removed).
+
+    The newest version per DID is in force; the older ones are the audit trail.
+    """
+
+    __tablename__ = "ivr_flows"
+    __table_args__ = (Index("ix_ivr_flows_did_version", "did", "version", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    did: Mapped[str] = mapped_column(String(80))
+    version: Mapped[int] = mapped_column(Integer)
+    flow: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    who: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class IvrRun(Base):
+    """The IVR part of one call: the nodes passed, keys pressed, time spent, where it went.
+
+    `call_id` is the call's id in `calls` when the IVR handed the call to the agents;
+    calls that ended in the IVR (callback, voicemail, hang-up) are only here.
+    """
+
+    __tablename__ = "ivr_runs"
+    __table_args__ = (
+        Index("ix_ivr_runs_started_at", "started_at"),
+        Index("ix_ivr_runs_did_started_at", "did", "started_at"),
+    )
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    did: Mapped[str] = mapped_column(String(80))
+    flow_version: Mapped[int | None] = mapped_column(Integer)
+    caller_number: Mapped[str | None] = mapped_column(String(16))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    seconds: Mapped[float | None] = mapped_column(Float)
+    path: Mapped[list[str]] = mapped_column(JSON)
+    keys: Mapped[str] = mapped_column(String(64))
+    tags: Mapped[list[str]] = mapped_column(JSON)
+    language: Mapped[str] = mapped_column(String(8))
+    # agents / callback / voicemail / external / hangup / abandoned
+    result: Mapped[str | None] = mapped_column(String(16))
+    # {"group"}, {"callback_id", "number"}, {"recording"}, {"number"}...
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    alarms: Mapped[list[str]] = mapped_column(JSON)
