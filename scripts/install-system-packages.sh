@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the project needs: debootstrap (the Asterisk 22 root) and Chromium
-# (browser tests). Installs only what is missing; needs root.
+# Debian packages the project needs: debootstrap (the Asterisk 22 root), Chromium
+# (browser tests) and espeak-ng (IVR prompts spoken from text, Turkish and English).
+# Installs only what is missing; needs root.
 set -euo pipefail
 needed=()
-for pkg in debootstrap chromium python3-venv; do
+for pkg in debootstrap chromium python3-venv espeak-ng; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || needed+=("$pkg")
 done
 if [ ${#needed[@]} -eq 0 ]; then
