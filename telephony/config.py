@@ -57,6 +57,7 @@ _ACCEPTED: dict[str, str] = {
     "default_region": "must be a two-letter region known to phonenumbers, e.g. TR, DE, US",
     "no_agent_retry_s": "must be a number of seconds > 0",
     "max_wait_s": "must be a number of seconds > 0",
+    "wrapup_s": "must be a number of seconds 0..3600 (0: no wrap-up)",
     "recordings_dir": "must be a string (a host path, or empty when unknown)",
     "agents": "must be a list of agents, each with id, name and endpoint",
     "agents.*": "must be a table with id, name and endpoint only",
@@ -115,6 +116,9 @@ class Settings(BaseSettings):
     default_cadence: str = "tr"
     no_agent_retry_s: PositiveSeconds = 1.0
     max_wait_s: PositiveSeconds = 60.0
+    # After a call an agent talked: wrap-up (no offers) until the outcome is set or this
+    # many seconds pass. 0: straight back to available.
+    wrapup_s: float = Field(default=0.0, ge=0.0, le=3600.0)
     recordings_dir: str = ""
     agents: list[AgentConfig] = Field(default_factory=list)
     # Web sessions (see telephony.auth): logged out after this long without a request,

@@ -24,6 +24,7 @@ from telephony.calls.presence import AgentPresence
 from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
 from telephony.policy.inbound import InboundPolicy, Limits
+from telephony.push.runtime import PushRuntime
 from telephony.store.agent_events import AgentEvents
 from telephony.store.callbacks import CallbackStore
 from telephony.store.db import check, create_engine
@@ -48,7 +49,11 @@ class Runtime:
         self.policies = LivePolicies(settings.rings, settings.default_cadence, utc_now)
         self.audit = PolicyAudit(self.engine)
         pool = AgentPool(settings.agents, utc_now())
-        self.presence = AgentPresence(pool, AgentEvents(self.engine), utc_now)
+        self.presence = AgentPresence(
+            pool, AgentEvents(self.engine), utc_now, wrapup_s=settings.wrapup_s
+        )
+        # Pops and the live view: told of every call's and agent's change.
+        self.push = PushRuntime(self.engine, pool, utc_now)
         self.callbacks = CallbackStore(self.engine)
         self.calls: CallService | None = None
         self.outbound: OutboundCalls | None = None
@@ -90,6 +95,7 @@ class Runtime:
             app=s.ari_app,
         )
         self.calls.outbound = self.outbound
+        self.push.watch(self.calls)
         scheduler = asyncio.get_running_loop().create_task(self.outbound.run())
         self.stream = AriEventStream(
             s.ari_url,
@@ -111,6 +117,8 @@ class Runtime:
             await self.stream.stop()
             await runner
             await self.calls.close()
+            await self.push.close()
+            self.presence.close()
             await rest.close()
             await self.engine.dispose()
             log.info("service.stopped")
@@ -135,6 +143,7 @@ def build_app(settings: Settings) -> web.Application:
         db_ok=runtime.db_ok,
         auth=AuthOptions.from_settings(settings),
         presence=runtime.presence,
+        push=runtime.push.state,
     )
     add_admin_routes(
         app,

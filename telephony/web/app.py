@@ -30,11 +30,15 @@ from telephony.auth.passwords import Passwords
 from telephony.auth.ratelimit import LoginRateLimiter
 from telephony.auth.roles import ANY_ROLE
 from telephony.calls.presence import AgentPresence
+from telephony.push.state import Push
+from telephony.store.notes import Notes
 from telephony.store.repo import CallRecord, CallStore
 from telephony.store.users import UserStore
 from telephony.web.access import ACCOUNTS_KEY, auth_middleware, check_routes, public, requires
 from telephony.web.agents import add_agent_routes
 from telephony.web.login import LIMITER_KEY, add_login_routes
+from telephony.web.workspace import add_workspace_routes
+from telephony.web.ws import add_push_routes
 
 LiveCalls = Callable[[], list[dict[str, Any]]]
 AriState = Callable[[], str]
@@ -79,6 +83,7 @@ def create_web_app(
     auth: AuthOptions | None = None,
     passwords: Passwords | None = None,
     presence: AgentPresence | None = None,
+    push: Push | None = None,
 ) -> web.Application:
     """The web app. `now` is its one clock: the calls' "now", session expiry and the
     login rate limits. Users and sessions live in `store`'s database."""
@@ -97,7 +102,15 @@ def create_web_app(
     app.router.add_get("/api/calls", api_calls)
     app.router.add_get("/", index)
     add_login_routes(app, AGENT_UI_DIR / "login.html")
-    add_agent_routes(app, presence or AgentPresence.empty())
+    presence = presence or AgentPresence.empty()
+    add_agent_routes(app, presence)
+    add_push_routes(app, push or Push.empty(now))
+    add_workspace_routes(
+        app,
+        notes=Notes(store.engine, now=now),
+        presence=presence,
+        page=AGENT_UI_DIR / "workspace.html",
+    )
     app.router.add_static("/static/", AGENT_UI_DIR, show_index=False, follow_symlinks=False)
     app.on_startup.append(check_routes)
     app.on_startup.append(_warm_passwords)

@@ -1,0 +1,214 @@
+"""Screen pops: watches every call (CallService.on_change) and pushes to agents.
+
+- When an agent appears in a call's `offered_to` (before their phone is dialled), the
+  agent's topic gets one `pop`. The caller's history is looked up once per call, from
+  the call's first change on; a pop waits for it at most `budget_s` (then it leaves
+  with `history_ready: false` and a `pop_update` follows).
+- An agent no longer offered gets `pop_withdrawn` (ring-all: another answered).
+- The agent who answered gets `call` updates while talking (hold fields included) and
+  `call_ended` at the end (the workspace then shows wrap-up).
+- `snapshot_for(agent)` is what a (re)connecting browser gets: its pops, its call.
+
+Never awaits inside `on_change`: it only enqueues (hub) and starts the lookup task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+import structlog
+
+from telephony.push.hub import Hub
+from telephony.push.pop import compose_pop
+from telephony.store.history import CallerContext
+
+log = structlog.get_logger("telephony.push")
+
+Lookup = Callable[[str | None, str], Awaitable[CallerContext]]
+DEFAULT_BUDGET_S = 0.25
+
+
+class Snapshotting(Protocol):
+    def snapshot(self) -> dict[str, Any]: ...
+
+
+def agent_topic(agent_id: str) -> str:
+    return f"agent:{agent_id}"
+
+
+@dataclass
+class _Track:
+    call: dict[str, Any]
+    context: CallerContext | None = None
+    popped: set[str] = field(default_factory=set)  # agents who have this call's pop
+    partial: set[str] = field(default_factory=set)  # ... sent before the history came
+    waiting: set[str] = field(default_factory=set)  # offered, pop held for the history
+    talking: str | None = None
+    lookup: asyncio.Task[None] | None = None
+    budget: asyncio.TimerHandle | None = None
+    looked_up_ms: float | None = None
+
+
+class Pops:
+    def __init__(
+        self,
+        hub: Hub,
+        lookup: Lookup,
+        *,
+        clock: Callable[[], datetime],
+        budget_s: float = DEFAULT_BUDGET_S,
+        on_talking: Callable[[str, str], None] = lambda agent_id, call_id: None,
+    ) -> None:
+        self._hub = hub
+        self._lookup = lookup
+        self._clock = clock
+        self._budget_s = budget_s
+        self._on_talking = on_talking
+        self._calls: dict[str, _Track] = {}
+        self._ended: dict[str, dict[str, Any]] = {}  # agent -> their last call (wrap-up)
+        self.lookup_ms: list[float] = []  # how long history lookups took (bench, logs)
+
+    # --- the call watcher -----------------------------------------------------------
+
+    def on_change(self, session: Snapshotting) -> None:
+        self.on_snapshot(session.snapshot())
+
+    def on_snapshot(self, call: dict[str, Any]) -> None:
+        call_id = str(call["id"])
+        track = self._calls.get(call_id)
+        if track is None:
+            track = self._calls[call_id] = _Track(call)
+            track.lookup = asyncio.get_running_loop().create_task(self._look_up(call_id, track))
+        track.call = call
+        phase, agent = call.get("phase"), call.get("agent_id")
+        if phase == "talking" and agent and track.talking != agent:
+            track.talking = str(agent)
+            self._on_talking(track.talking, call_id)
+        offered = {str(a) for a in call.get("offered_to") or []}
+        for new in sorted(offered - track.popped - track.waiting):
+            self._offer(track, new)
+        keep = {track.talking} if track.talking else set()
+        for gone in sorted((track.popped | track.waiting) - offered - keep):
+            self._withdraw(track, gone, "answered_elsewhere" if keep else "offer_ended")
+        if phase == "talking" and track.talking:
+            self._ended.pop(track.talking, None)
+            self._hub.publish(agent_topic(track.talking), "call", self._call_view(track))
+        if phase == "ended":
+            self._end(call_id, track)
+
+    def _offer(self, track: _Track, agent: str) -> None:
+        if track.context is not None:
+            self._send_pop(track, {agent}, "pop")
+            return
+        track.waiting.add(agent)
+        if track.budget is None:
+            track.budget = asyncio.get_running_loop().call_later(
+                self._budget_s, self._budget_over, track
+            )
+
+    def _budget_over(self, track: _Track) -> None:
+        track.budget = None
+        if track.waiting and track.context is None:
+            waiting, track.waiting = set(track.waiting), set()
+            log.warning("pop.history_late", call_id=track.call["id"], agents=sorted(waiting))
+            track.partial |= waiting
+            self._send_pop(track, waiting, "pop")
+
+    def _send_pop(self, track: _Track, agents: set[str], type_: str) -> None:
+        pop = compose_pop(track.call, track.context, now=self._clock())
+        track.popped |= agents
+        self._hub.publish_many([agent_topic(a) for a in sorted(agents)], type_, {"pop": pop})
+
+    def _withdraw(self, track: _Track, agent: str, reason: str) -> None:
+        track.popped.discard(agent)
+        track.waiting.discard(agent)
+        track.partial.discard(agent)
+        self._hub.publish(
+            agent_topic(agent), "pop_withdrawn", {"call_id": track.call["id"], "reason": reason}
+        )
+
+    def _end(self, call_id: str, track: _Track) -> None:
+        self._calls.pop(call_id, None)
+        if track.budget is not None:
+            track.budget.cancel()
+        if track.lookup is not None and not track.lookup.done():
+            track.lookup.cancel()
+        if track.talking:
+            view = self._call_view(track)
+            self._ended[track.talking] = view
+            self._hub.publish(agent_topic(track.talking), "call_ended", view)
+
+    async def _look_up(self, call_id: str, track: _Track) -> None:
+        started = asyncio.get_running_loop().time()
+        try:
+            context = await self._lookup(track.call.get("caller_number"), call_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:  # the pop goes without history, never not at all
+            log.error("pop.history_failed", call_id=call_id, error=repr(error))
+            context = CallerContext(track.call.get("caller_number"))
+        took = (asyncio.get_running_loop().time() - started) * 1000
+        track.looked_up_ms = took
+        self.lookup_ms.append(took)
+        del self.lookup_ms[:-1000]
+        track.context = context
+        if track.budget is not None:
+            track.budget.cancel()
+            track.budget = None
+        if self._calls.get(call_id) is not track:
+            return  # ended meanwhile
+        if track.waiting:
+            waiting, track.waiting = set(track.waiting), set()
+            self._send_pop(track, waiting, "pop")
+        if track.partial:
+            partial, track.partial = set(track.partial), set()
+            self._send_pop(track, partial & track.popped, "pop_update")
+
+    def _call_view(self, track: _Track) -> dict[str, Any]:
+        return {
+            "call": track.call,
+            "pop": compose_pop(track.call, track.context, now=self._clock()),
+        }
+
+    # --- what a (re)connecting agent gets --------------------------------------------
+
+    def snapshot_for(self, agent_id: str) -> dict[str, Any]:
+        now = self._clock()
+        pops = [
+            compose_pop(t.call, t.context, now=now)
+            for t in self._calls.values()
+            if agent_id in t.popped or agent_id in t.waiting
+        ]
+        talking = next((t for t in self._calls.values() if t.talking == agent_id), None)
+        return {
+            "pops": [p for p in pops if talking is None or p["call_id"] != talking.call["id"]],
+            "call": self._call_view(talking) if talking else None,
+            "ended_call": self._ended.get(agent_id) if talking is None else None,
+        }
+
+    def may_see(self, agent_id: str, call_id: str) -> bool:
+        """The call is offered to, or talked by, this agent right now."""
+        track = self._calls.get(call_id)
+        if track is not None:
+            return (
+                agent_id in track.popped or agent_id in track.waiting or track.talking == agent_id
+            )
+        ended = self._ended.get(agent_id)
+        return ended is not None and ended["call"]["id"] == call_id
+
+    def forget_ended(self, agent_id: str) -> None:
+        """Wrap-up done: the last call leaves the agent's snapshot."""
+        self._ended.pop(agent_id, None)
+
+    async def close(self) -> None:
+        tasks = [t.lookup for t in self._calls.values() if t.lookup and not t.lookup.done()]
+        for track in self._calls.values():
+            if track.budget is not None:
+                track.budget.cancel()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

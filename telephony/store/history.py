@@ -1,0 +1,169 @@
+"""The caller's context for the screen pop: who (contact and what agents learnt), the
+last calls with what was agreed, open callback promises.
+
+One read, every part from an index: calls by (caller_number, arrived_at) newest first,
+contacts by their unique number, notes by primary key, callbacks by number. It stays a
+few milliseconds on a million calls (see `make bench ONLY=history_lookup`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from telephony.store.models import Agent, Call, Callback, CallNote, Contact, ContactNote
+
+OPEN_CALLBACK_STATUSES = ("pending", "calling")
+DEFAULT_LAST_CALLS = 5
+
+
+@dataclass(frozen=True)
+class PastCall:
+    call_id: str
+    arrived_at: datetime
+    did: str
+    agent_id: str | None
+    agent_name: str | None
+    answered_at: datetime | None
+    ended_at: datetime | None
+    call_outcome: str | None  # the call's: answered / abandoned / no_agent / failed
+    outcome: str | None  # the agent's: offer_made / pending_purchase / sale / lost
+    lost_reason: str | None
+    notes: str
+    needs: str
+    next_step: str
+    next_step_at: datetime | None
+    has_recording: bool
+
+
+@dataclass(frozen=True)
+class OpenCallback:
+    id: int
+    due_at: datetime
+    status: str
+    agent_id: str | None
+    attempts: int
+
+
+@dataclass(frozen=True)
+class CallerContext:
+    number: str | None
+    contact_name: str = ""  # what an agent typed, else the Caller ID name remembered
+    needs: str = ""
+    call_count: int = 0
+    first_seen: datetime | None = None
+    last_calls: list[PastCall] = field(default_factory=list)
+    callbacks: list[OpenCallback] = field(default_factory=list)
+
+    @property
+    def returning(self) -> bool:
+        return bool(self.last_calls)
+
+
+class History:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def caller_context(
+        self,
+        number: str | None,
+        *,
+        exclude_call: str | None = None,
+        limit: int = DEFAULT_LAST_CALLS,
+    ) -> CallerContext:
+        """Everything the pop shows about `number` (E.164); anonymous callers have none."""
+        if not number:
+            return CallerContext(None)
+        calls = (
+            select(
+                Call.id,
+                Call.arrived_at,
+                Call.did,
+                Call.agent_id,
+                Agent.name.label("agent_name"),
+                Call.answered_at,
+                Call.ended_at,
+                Call.outcome,
+                Call.recording_name,
+                CallNote.outcome.label("note_outcome"),
+                CallNote.lost_reason,
+                CallNote.notes,
+                CallNote.needs,
+                CallNote.next_step,
+                CallNote.next_step_at,
+            )
+            .outerjoin(Agent, Agent.id == Call.agent_id)
+            .outerjoin(CallNote, CallNote.call_id == Call.id)
+            .where(Call.caller_number == number)
+            .order_by(Call.arrived_at.desc())
+            .limit(limit + 1)
+        )
+        async with self._engine.connect() as conn:
+            rows = list(await conn.execute(calls))
+            contact = (
+                await conn.execute(
+                    select(Contact.name, Contact.call_count, Contact.first_seen).where(
+                        Contact.number_e164 == number
+                    )
+                )
+            ).first()
+            note = (
+                await conn.execute(
+                    select(ContactNote.name, ContactNote.needs).where(
+                        ContactNote.number_e164 == number
+                    )
+                )
+            ).first()
+            callbacks = list(
+                await conn.execute(
+                    select(
+                        Callback.id,
+                        Callback.due_at,
+                        Callback.status,
+                        Callback.agent_id,
+                        Callback.attempts,
+                    )
+                    .where(
+                        Callback.number == number,
+                        Callback.status.in_(OPEN_CALLBACK_STATUSES),
+                    )
+                    .order_by(Callback.due_at)
+                    .limit(10)
+                )
+            )
+        past = [
+            PastCall(
+                call_id=r.id,
+                arrived_at=r.arrived_at,
+                did=r.did,
+                agent_id=r.agent_id,
+                agent_name=r.agent_name,
+                answered_at=r.answered_at,
+                ended_at=r.ended_at,
+                call_outcome=r.outcome,
+                outcome=r.note_outcome,
+                lost_reason=r.lost_reason,
+                notes=r.notes or "",
+                needs=r.needs or "",
+                next_step=r.next_step or "",
+                next_step_at=r.next_step_at,
+                has_recording=r.recording_name is not None,
+            )
+            for r in rows
+            if r.id != exclude_call
+        ][:limit]
+        return CallerContext(
+            number=number,
+            contact_name=(note.name if note and note.name else "")
+            or (contact.name if contact else ""),
+            needs=note.needs if note else "",
+            call_count=contact.call_count if contact else 0,
+            first_seen=contact.first_seen if contact else None,
+            last_calls=past,
+            callbacks=[
+                OpenCallback(c.id, c.due_at, c.status, c.agent_id, c.attempts) for c in callbacks
+            ],
+        )
