@@ -232,6 +232,7 @@ class Callback(Base):
         ),
         Index("ix_callbacks_status_due_at", "status", "due_at"),
         Index("ix_callbacks_agent_id", "agent_id"),
+        Index("ix_callbacks_number", "number"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -64,9 +64,12 @@ def upgrade() -> None:
     op.create_index(
         op.f("ix_calls_caller_number_arrived_at"), "calls", ["caller_number", "arrived_at"]
     )
+    # The pop's open callback promises of a number.
+    op.create_index(op.f("ix_callbacks_number"), "callbacks", ["number"])
 
 
 def downgrade() -> None:
+    op.drop_index(op.f("ix_callbacks_number"), table_name="callbacks")
     op.drop_index(op.f("ix_calls_caller_number_arrived_at"), table_name="calls")
     op.drop_table("user_prefs")
     op.drop_table("contact_notes")
