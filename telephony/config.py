@@ -57,8 +57,14 @@ _ACCEPTED: dict[str, str] = {
     "default_region": "must be a two-letter region known to phonenumbers, e.g. TR, DE, US",
     "no_agent_retry_s": "must be a number of seconds > 0",
     "max_wait_s": "must be a number of seconds > 0",
+    "ivr_sounds_dir": "must be a non-empty path (IVR prompts: recorded files and the TTS cache)",
+    "ivr_sounds_pbx_dir": "must be a string: the same folder as Asterisk sees it (empty: same)",
     "wrapup_s": "must be a number of seconds 0..3600 (0: no wrap-up)",
-    "recordings_dir": "must be a string (a host path, or empty when unknown)",
+    "recordings_dir": "must be a non-empty path (the recordings root, made if missing)",
+    "recording_pause_allowed": "must be a boolean (true/false)",
+    "recording_retention_days": "must be an integer number of days 1..36500",
+    "recording_retention_by_did": "must be a table of DID = days (1..36500)",
+    "recording_retention_by_did.*": "must be an integer number of days 1..36500",
     "agents": "must be a list of agents, each with id, name and endpoint",
     "agents.*": "must be a table with id, name and endpoint only",
     "agents.*.id": "must be a slug: lowercase letters, digits, '_' or '-', 1..32 chars",
@@ -116,10 +122,21 @@ class Settings(BaseSettings):
     default_cadence: str = "tr"
     no_agent_retry_s: PositiveSeconds = 1.0
     max_wait_s: PositiveSeconds = 60.0
+    # IVR prompts (recorded files, the TTS cache) as the service sees them, and as the
+    # PBX sees the same folder (a PBX in a chroot or container); empty: the same path.
+    ivr_sounds_dir: str = Field(default="ivr-sounds", min_length=1)
+    ivr_sounds_pbx_dir: str = ""
     # After a call an agent talked: wrap-up (no offers) until the outcome is set or this
     # many seconds pass. 0: straight back to available.
     wrapup_s: float = Field(default=0.0, ge=0.0, le=3600.0)
-    recordings_dir: str = ""
+    # Where checked recordings are kept (YYYY/MM/DD/<call id>.wav under it).
+    recordings_dir: str = Field(default="recordings", min_length=1)
+    # Agents may pause (mute) a call's recording while a caller reads out card details.
+    recording_pause_allowed: bool = True
+    recording_retention_days: int = Field(default=365, ge=1, le=36500)
+    recording_retention_by_did: dict[str, Annotated[int, Field(ge=1, le=36500)]] = Field(
+        default_factory=dict
+    )
     agents: list[AgentConfig] = Field(default_factory=list)
     # Web sessions (see telephony.auth): logged out after this long without a request,
     # and after this long in any case.
@@ -131,6 +148,9 @@ class Settings(BaseSettings):
     login_failure_window_s: PositiveSeconds = 300.0
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_json: bool = True
+
+    def retention_days(self, did: str) -> int:
+        return self.recording_retention_by_did.get(did, self.recording_retention_days)
 
     @field_validator("ari_url")
     @classmethod

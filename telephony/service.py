@@ -10,14 +10,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import structlog
 from aiohttp import web
 
+from telephony.alarms import Alarms
 from telephony.ari import AriEventStream, AriRest
 from telephony.auth import AuthOptions
 from telephony.calls.agents import AgentPool
+from telephony.calls.ivr_runtime import IvrRuntime
 from telephony.calls.outbound import OutboundCalls
 from telephony.calls.policies import LivePolicies, PolicyRejected
 from telephony.calls.presence import AgentPresence
@@ -25,13 +28,17 @@ from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
 from telephony.policy.inbound import InboundPolicy, Limits
 from telephony.push.runtime import PushRuntime
+from telephony.recording.keeper import RecordingKeeper
+from telephony.recording.retention import run_retention
 from telephony.store.agent_events import AgentEvents
 from telephony.store.callbacks import CallbackStore
 from telephony.store.db import check, create_engine
 from telephony.store.migrate import migrate
 from telephony.store.policy_audit import PolicyAudit
+from telephony.store.recordings import RecordingStore
 from telephony.store.repo import CallStore
 from telephony.web.admin import RINGS, add_admin_routes
+from telephony.web.admin_ivr import add_ivr_routes
 from telephony.web.app import AGENT_UI_DIR, create_web_app
 from telephony.web.callbacks import add_callback_routes
 
@@ -55,6 +62,20 @@ class Runtime:
         # Pops and the live view: told of every call's and agent's change.
         self.push = PushRuntime(self.engine, pool, utc_now)
         self.callbacks = CallbackStore(self.engine)
+        # Call flows per DID: callers of a DID with one go through the IVR first.
+        self.ivr = IvrRuntime(
+            engine=self.engine,
+            callbacks=self.callbacks,
+            sounds_dir=Path(settings.ivr_sounds_dir).resolve(),
+            pbx_sounds_dir=settings.ivr_sounds_pbx_dir or None,
+            default_region=settings.default_region,
+            app=settings.ari_app,
+            clock=utc_now,
+        )
+        self.alarms = Alarms(utc_now)
+        self.recordings = RecordingStore(self.engine, utc_now)
+        self.recording_root = Path(settings.recordings_dir)
+        self.recorder: RecordingKeeper | None = None
         self.calls: CallService | None = None
         self.outbound: OutboundCalls | None = None
         self.stream: AriEventStream | None = None
@@ -73,7 +94,18 @@ class Runtime:
         await migrate(s.database_url)
         await self.store.upsert_agents(s.agents)
         await self._restore_policies()
+        await self.ivr.restore()
         rest = AriRest(s.ari_url, s.ari_username, s.ari_password.get_secret_value())
+        self.recorder = RecordingKeeper(
+            rest=rest,
+            store=self.recordings,
+            alarms=self.alarms,
+            root=self.recording_root,
+            app=s.ari_app,
+            clock=utc_now,
+            retention_days=s.retention_days,
+        )
+        self._check_recording_root()
         limits = Limits(
             no_agent_retry=timedelta(seconds=s.no_agent_retry_s),
             max_wait=timedelta(seconds=s.max_wait_s),
@@ -86,6 +118,7 @@ class Runtime:
             app=s.ari_app,
             default_region=s.default_region,
             plan_for=self.policies.plan_for,
+            recorder=self.recorder,
         )
         self.outbound = OutboundCalls(
             rest=rest,
@@ -93,10 +126,17 @@ class Runtime:
             presence=self.presence,
             policies=self.policies,
             app=s.ari_app,
+            recorder=self.recorder,
         )
         self.calls.outbound = self.outbound
+        self.ivr.attach(self.calls, rest)
         self.push.watch(self.calls)
-        scheduler = asyncio.get_running_loop().create_task(self.outbound.run())
+        loop = asyncio.get_running_loop()
+        scheduler = loop.create_task(self.outbound.run())
+        housekeeping = [
+            loop.create_task(run_retention(self.recordings, self.recording_root, utc_now)),
+            loop.create_task(self.recorder.verify_files()),
+        ]
         self.stream = AriEventStream(
             s.ari_url,
             s.ari_username,
@@ -111,17 +151,29 @@ class Runtime:
         try:
             yield
         finally:
-            scheduler.cancel()
-            await asyncio.gather(scheduler, return_exceptions=True)
+            for task in (scheduler, *housekeeping):
+                task.cancel()
+            await asyncio.gather(scheduler, *housekeeping, return_exceptions=True)
             await self.outbound.close()
             await self.stream.stop()
             await runner
             await self.calls.close()
+            await self.ivr.close()
             await self.push.close()
             self.presence.close()
+            await self.recorder.wait_for_checks()
             await rest.close()
             await self.engine.dispose()
             log.info("service.stopped")
+
+    def _check_recording_root(self) -> None:
+        """An unwritable root must not stop calls: they go through, people are told."""
+        try:
+            self.recording_root.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            self.alarms.raise_alarm(
+                "recording_root_unwritable", f"{self.recording_root}: {error.strerror or error}"
+            )
 
     async def _restore_policies(self) -> None:
         """An admin's newest change outlives restarts; the config file is the first one."""
@@ -158,6 +210,7 @@ def build_app(settings: Settings) -> web.Application:
         policies=runtime.policies,
         default_region=settings.default_region,
     )
+    add_ivr_routes(app, ivr=runtime.ivr, page=AGENT_UI_DIR / "admin_ivr.html")
     app[RUNTIME_KEY] = runtime
     app.cleanup_ctx.append(runtime.lifecycle)
     return app

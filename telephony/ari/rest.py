@@ -276,6 +276,19 @@ class AriRest(AriTransport):
     async def stop_recording(self, name: str) -> None:
         await self.request("POST", f"/recordings/live/{seg(name)}/stop")
 
+    async def mute_recording(self, name: str) -> None:
+        """Silence replaces the audio until unmuted (the file keeps its length)."""
+        await self.request("POST", f"/recordings/live/{seg(name)}/mute")
+
+    async def unmute_recording(self, name: str) -> None:
+        await self.request("DELETE", f"/recordings/live/{seg(name)}/mute")
+
+    async def stored_recording_file(self, name: str) -> bytes:
+        return await self.download(f"/recordings/stored/{seg(name)}/file")
+
+    async def delete_stored_recording(self, name: str) -> None:
+        await self.request("DELETE", f"/recordings/stored/{seg(name)}")
+
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"/playbacks/{seg(playback_id)}")
 

@@ -112,21 +112,8 @@ class AriTransport:
 
         `path` is relative to /ari and already escaped (see `seg`).
         """
-        url = yarl.URL(self._base + path, encoded=True)
         body = {"variables": dict(variables)} if variables is not None else None
-        try:
-            async with self._get_session().request(
-                method, url, params=encode_query(params or {}), json=body
-            ) as resp:
-                status = resp.status
-                text = await resp.text()
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            detail = str(exc) or type(exc).__name__
-            raise AriUnavailable(
-                f"Asterisk unreachable: {detail}", method=method, path=path
-            ) from exc
-        if status >= 400:
-            raise error_for_status(status, _error_message(text), method=method, path=path)
+        text = (await self._send(method, path, params, body)).decode("utf-8", "replace")
         if not text.strip():
             return None
         try:
@@ -134,10 +121,37 @@ class AriTransport:
         except ValueError as exc:
             raise AriError(
                 f"response is not JSON: {text[:_ERROR_BODY_CAP]!r}",
-                status=status,
                 method=method,
                 path=path,
             ) from exc
+
+    async def download(self, path: str) -> bytes:
+        """GET a binary resource (a stored recording's file)."""
+        return await self._send("GET", path, None, None)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, QueryValue] | None,
+        body: dict[str, Any] | None,
+    ) -> bytes:
+        url = yarl.URL(self._base + path, encoded=True)
+        try:
+            async with self._get_session().request(
+                method, url, params=encode_query(params or {}), json=body
+            ) as resp:
+                status = resp.status
+                content = await resp.read()
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            detail = str(exc) or type(exc).__name__
+            raise AriUnavailable(
+                f"Asterisk unreachable: {detail}", method=method, path=path
+            ) from exc
+        if status >= 400:
+            message = _error_message(content.decode("utf-8", "replace"))
+            raise error_for_status(status, message, method=method, path=path)
+        return content
 
     async def _one(
         self,

@@ -11,18 +11,25 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 
 from telephony.ari import AriError, AriRest, AriUnavailable, NotFound
-from telephony.calls.legs import bridge_together, create_and_dial, record_bridge
+from telephony.calls.legs import bridge_together, create_and_dial
 from telephony.calls.presence import AgentPresence
 from telephony.calls.session import CallSession
 from telephony.policy import messages as m
 from telephony.store.repo import AttemptRecord, CallStore
 
 log = structlog.get_logger("telephony.calls")
+
+
+class Recorder(Protocol):
+    """Starts a call's recording (telephony.recording.keeper.RecordingKeeper)."""
+
+    async def start(self, call_id: str, caller_channel: str) -> None: ...
+
 
 _HANGUP_REASONS = {
     "normal": "normal",
@@ -51,7 +58,7 @@ class CommandExecutor:
         on_end: Callable[[CallSession], None],
         on_agent_channel: Callable[[CallSession, str], None],
         queue_position: Callable[[str], int] = lambda call_id: 1,
-        recording_format: str = "wav",
+        recorder: Recorder | None = None,
         retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6),
     ) -> None:
         self._retry_delays = retry_delays
@@ -64,7 +71,7 @@ class CommandExecutor:
         self._on_end = on_end
         self._on_agent_channel = on_agent_channel
         self._queue_position = queue_position
-        self._recording_format = recording_format
+        self._recorder = recorder
 
     async def execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
         try:
@@ -127,8 +134,9 @@ class CommandExecutor:
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
                 await bridge_together(rest, bridge, list(channels))
                 session.answered_at = self._clock()
-            case m.StartRecording(bridge_id=bridge, name=name):
-                await record_bridge(rest, bridge, name, self._recording_format)
+            case m.StartRecording(channel_id=channel, name=name):
+                if self._recorder is not None:
+                    await self._recorder.start(name, channel)
             case m.DestroyBridge(bridge_id=bridge):
                 await rest.destroy_bridge(bridge)
             case m.ReturnToDialplan(channel_id=channel, label=label):

@@ -7,7 +7,7 @@ import contextlib
 
 import structlog
 
-from telephony.ari import AriError, AriRest, Conflict
+from telephony.ari import AriRest, Conflict
 from telephony.ari.stasis import until_in_stasis
 
 log = structlog.get_logger("telephony.calls")
@@ -45,11 +45,3 @@ async def bridge_together(rest: AriRest, bridge_id: str, channel_ids: list[str])
     with contextlib.suppress(Conflict):  # made by an earlier try whose answer was lost
         await rest.create_bridge(type="mixing", bridge_id=bridge_id, name=bridge_id)
     await rest.add_channel(bridge_id, channel_ids)
-
-
-async def record_bridge(rest: AriRest, bridge_id: str, name: str, fmt: str = "wav") -> None:
-    try:
-        await rest.record_bridge(bridge_id, name, format=fmt, if_exists="overwrite")
-    except AriError as error:
-        # The call goes on; a missing recording is flagged, never silently skipped.
-        log.error("recording.start_failed", bridge_id=bridge_id, error=str(error))

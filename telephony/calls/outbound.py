@@ -27,7 +27,8 @@ from telephony.ari import (
     StasisEnd,
     StasisStart,
 )
-from telephony.calls.legs import DIAL_ENDED, bridge_together, create_and_dial, record_bridge
+from telephony.calls.executor import Recorder
+from telephony.calls.legs import DIAL_ENDED, bridge_together, create_and_dial
 from telephony.calls.policies import LivePolicies
 from telephony.calls.presence import AgentPresence
 from telephony.calls.service import new_call_id, utc_now
@@ -154,8 +155,10 @@ class OutboundCalls:
         interval: float = 1.0,
         no_agent_retry: timedelta = timedelta(minutes=10),
         trunk: str = "carrier",
+        recorder: Recorder | None = None,
     ) -> None:
         self._rest = rest
+        self.recorder = recorder
         self._callbacks = callbacks
         self._presence = presence
         self._policies = policies
@@ -373,8 +376,9 @@ class OutboundCalls:
                 await rest.hangup(channel, reason=reason)
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
                 await bridge_together(rest, bridge, list(channels))
-            case m.StartRecording(bridge_id=bridge, name=name):
-                await record_bridge(rest, bridge, name)
+            case m.StartRecording(channel_id=channel, name=name):
+                if self.recorder is not None:
+                    await self.recorder.start(name, channel)
             case m.DestroyBridge(bridge_id=bridge):
                 await rest.destroy_bridge(bridge)
             case m.StartMoh(channel_id=channel, moh_class=moh_class):

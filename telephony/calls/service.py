@@ -26,6 +26,8 @@ from telephony.ari import (
     Dial,
     Event,
     PlaybackFinished,
+    RecordingFailed,
+    RecordingFinished,
     StasisEnd,
     StasisStart,
 )
@@ -36,6 +38,7 @@ from telephony.calls.session import WRITE_FLUSH_S, CallSession
 from telephony.numbers import normalise_number
 from telephony.policy import messages as m
 from telephony.policy.inbound import InboundPolicy, Phase, RingPlan
+from telephony.recording.keeper import RecordingKeeper, is_recording_channel
 from telephony.store.repo import CallRecord, CallStore
 
 log = structlog.get_logger("telephony.calls")
@@ -49,6 +52,12 @@ class OutboundHook(Protocol):
     def owns(self, resource_id: str) -> bool: ...
 
     def catch_up(self, channel_ids: set[str]) -> None: ...
+
+
+class IvrHook(OutboundHook, Protocol):
+    """The IVR's side (telephony.calls.ivr): `take` a new caller whose DID has a flow."""
+
+    def take(self, channel: Channel, did: str) -> bool: ...
 
 
 def utc_now() -> datetime:
@@ -72,6 +81,7 @@ class CallService:
         default_region: str,
         plan_for: Callable[[str, str | None], RingPlan] = lambda did, caller: RingPlan(),
         clock: Callable[[], datetime] = utc_now,
+        recorder: RecordingKeeper | None = None,
     ) -> None:
         """`plan_for(did, caller_e164)` resolves a new call's ring policy (read per call,
         so a policy change applies to new calls at once and never to calls in progress)."""
@@ -84,6 +94,7 @@ class CallService:
         self._region = default_region
         self._clock = clock
         self._plan_for = plan_for
+        self._recorder = recorder
         self._sessions: dict[str, CallSession] = {}
         self._by_channel: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -92,6 +103,8 @@ class CallService:
         self.reconciled = False
         # Outbound legs are routed there first; None: inbound only.
         self.outbound: OutboundHook | None = None
+        # Callers of DIDs with a call flow go through the IVR first; None: no IVR.
+        self.ivr: IvrHook | None = None
         # Told of every call's state changes (the agents' screens); must not block.
         self.on_change: Callable[[CallSession], None] = lambda session: None
         self._executor = CommandExecutor(
@@ -103,6 +116,7 @@ class CallService:
             on_end=self._forget,
             on_agent_channel=self.track_agent_channel,
             queue_position=self.queue_position,
+            recorder=recorder,
         )
 
     # --- events -----------------------------------------------------------------
@@ -110,10 +124,14 @@ class CallService:
     async def on_event(self, event: Event) -> None:
         if self.outbound is not None and self.outbound.on_event(event):
             return
+        if self.ivr is not None and self.ivr.on_event(event):
+            return
         if isinstance(event, StasisStart):
             if event.args[:1] == ["inbound"]:
                 did = event.args[1] if len(event.args) > 1 else ""
-                self._arrive(event.channel, did or _exten(event.channel))
+                did = did or _exten(event.channel)
+                if self.ivr is None or not self.ivr.take(event.channel, did):
+                    self._arrive(event.channel, did)
             return  # agent legs are known already: we chose their channel ids
         if isinstance(event, Dial):
             self._dial_progress(event)
@@ -123,6 +141,10 @@ class CallService:
                 session.feed(m.AnnouncementDone())
         elif isinstance(event, StasisEnd | ChannelDestroyed):
             self._channel_gone(event.channel.id, getattr(event, "cause_txt", ""))
+        elif isinstance(event, RecordingFinished) and self._recorder is not None:
+            self._recorder.finished(event.recording.name)
+        elif isinstance(event, RecordingFailed) and self._recorder is not None:
+            self._spawn(self._recorder.failed(event.recording.name, event.recording.cause or ""))
 
     def _dial_progress(self, event: Dial) -> None:
         channel = event.peer.id
@@ -157,6 +179,15 @@ class CallService:
             arrived_at=now,
         )
         self._spawn(self._record_arrival_then_run(session, channel, fresh=call_id is None))
+
+    def hand_over(
+        self, channel: Channel, did: str, call_id: str, arrived_at: datetime, ivr: dict[str, Any]
+    ) -> None:
+        """The IVR is done with a caller: the call goes to the agents as if it had just
+        arrived (its arrival time kept), with the IVR's choices on it for the pop."""
+        session = self._session(call_id, channel, did, arrived_at=arrived_at)
+        session.ivr = ivr
+        self._spawn(self._record_arrival_then_run(session, channel, fresh=True))
 
     def _session(
         self, call_id: str, channel: Channel, did: str, *, arrived_at: datetime
@@ -262,10 +293,14 @@ class CallService:
             self._catch_up(session, channels)
         if self.outbound is not None:
             self.outbound.catch_up(set(channels))
+        if self.ivr is not None:
+            self.ivr.catch_up(set(channels))
         for record in open_calls:
             if record.id not in self._sessions:
                 await self._adopt_or_close(record, channels, bridges)
         await self._remove_orphans(set(app.channel_ids), set(app.bridge_ids), channels)
+        if self._recorder is not None:  # recordings of calls that ended meanwhile
+            await self._recorder.sweep(set(channels))
         self.reconciled = True
         log.info("reconcile.done", live_calls=len(self._sessions), channels=len(app.channel_ids))
 
@@ -329,7 +364,12 @@ class CallService:
         if self.outbound is not None:  # outbound calls' legs and bridges are theirs
             app_channels = {c for c in app_channels if not self.outbound.owns(c)}
             app_bridges = {b for b in app_bridges if not self.outbound.owns(b)}
+        if self.ivr is not None:  # callers in the IVR, its external legs and bridges
+            app_channels = {c for c in app_channels if not self.ivr.owns(c)}
+            app_bridges = {b for b in app_bridges if not self.ivr.owns(b)}
         for channel in app_channels - set(self._by_channel):
+            if is_recording_channel(channel):
+                continue  # a recording's snoop: it ends with its caller, never before
             if "-agent-" in channel:
                 log.info("reconcile.orphan_agent_leg", channel_id=channel)
                 await self._quietly(self._rest.hangup(channel))

@@ -273,8 +273,9 @@ class InboundPolicy:
             if state.system_answered
             else m.AnswerCaller(channel_id=state.caller_channel),
             m.BridgeCall(bridge_id=bridge, channel_ids=(state.caller_channel, leg.channel)),
-            m.StartRecording(bridge_id=bridge, name=state.call_id),
         ]
+        if not state.system_answered:  # else recording since the system answered
+            commands.append(m.StartRecording(channel_id=state.caller_channel, name=state.call_id))
         new = replace(
             state,
             phase=Phase.TALKING,
@@ -332,7 +333,8 @@ class InboundPolicy:
             commands += [
                 m.AnswerCaller(channel_id=state.caller_channel),
                 m.StartMoh(channel_id=state.caller_channel, moh_class=step.moh_class),
-                m.RecordFacts(fields={"system_answered_at": now}),
+                m.StartRecording(channel_id=state.caller_channel, name=state.call_id),
+                m.RecordFacts(fields={"system_answered_at": now, "recording_name": state.call_id}),
             ]
             state = replace(state, system_answered=True, put_through=True, queue_step=step)
             commands.append(m.StartTimer(key=ANNOUNCE, at=now + step.announce_every))

@@ -130,7 +130,9 @@ class BridgeCall(Message):
 
 
 class StartRecording(Message):
-    bridge_id: str
+    """Record what this caller says and hears until they hang up (one file per call)."""
+
+    channel_id: str
     name: str
 
 

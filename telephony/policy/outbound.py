@@ -390,7 +390,7 @@ class OutboundPolicy:
             m.BridgeCall(
                 bridge_id=bridge, channel_ids=(state.customer_channel, state.agent_channel)
             ),
-            m.StartRecording(bridge_id=bridge, name=state.call_id),
+            m.StartRecording(channel_id=state.customer_channel, name=state.call_id),
             self._settle(state, now, "answered", state.rings, timedelta(0)),
         ]
 

@@ -269,9 +269,8 @@ class Recording(Base):
         Index("ix_recordings_retain_until", "retain_until"),
     )
 
-    call_id: Mapped[str] = mapped_column(
-        ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True
-    )
+    # An inbound call's id, or an outbound callback call's (not in `calls`).
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     name: Mapped[str] = mapped_column(String(255))  # Asterisk's recording name
     token: Mapped[str] = mapped_column(String(64), unique=True)  # unguessable URL part
     path: Mapped[str | None] = mapped_column(String(255))  # relative to the recordings root

@@ -20,6 +20,7 @@ from telephony.ari import AriRest
 from telephony.config import Settings, load_settings
 from telephony.sandbox.pair import Sandbox, agent_endpoint
 from telephony.service import RUNTIME_KEY, Runtime, build_app
+from telephony.store.recordings import RecordingRecord
 from telephony.store.repo import CallRecord
 from telephony.world.controller import PhoneBehaviour, World
 
@@ -124,13 +125,32 @@ class RunningService:
 
         await eventually(connected, timeout, "ARI connected")
 
-    async def ended_call(self, timeout: float = 10.0) -> CallRecord:
+    async def ended_call(self, timeout: float = 10.0, number: str | None = None) -> CallRecord:
+        """The newest call once ended (of caller `number`, if given: the newest row may
+        still be an earlier call while a new one's first write is on its way)."""
+
         async def ended() -> CallRecord | None:
-            calls = await self.runtime.store.recent_calls(limit=1)
+            calls = await self.runtime.store.recent_calls(limit=5)
+            if number is not None:
+                calls = [c for c in calls if c.caller_number == number]
             return calls[0] if calls and calls[0].ended_at else None
 
         result: CallRecord = await eventually(ended, timeout, "the call to end in the store")
         return result
+
+    async def checked_recording(self, call_id: str, timeout: float = 15.0) -> RecordingRecord:
+        """The call's recording once the check after the call has run."""
+
+        async def checked() -> RecordingRecord | None:
+            record = await self.runtime.recordings.get(call_id)
+            return record if record is not None and record.status != "recording" else None
+
+        result: RecordingRecord = await eventually(checked, timeout, "the recording check")
+        return result
+
+    def recording_file(self, record: RecordingRecord) -> Path:
+        assert record.path is not None, f"no file kept: {record.status} {record.detail}"
+        return Path(self.settings.recordings_dir) / record.path
 
     async def stop(self) -> None:
         if not self.stopped:
@@ -157,6 +177,7 @@ async def start_service(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[Start
             "ari_username": sandbox.pbx.ari_username,
             "ari_password": sandbox.pbx.ari_password,
             "database_url": f"sqlite+aiosqlite:///{tmp_path}/calls.db",
+            "recordings_dir": str(tmp_path / "recordings"),
             "agents": AGENTS,
             # A fast 1-second ring cycle keeps tests short: 6 rings = 6 s to the
             # deadline; an agent's phone rings 3 rings = 3 s at most.

@@ -44,13 +44,17 @@ async def test_call_is_answered_bridged_heard_recorded_and_stored(
     await eventually(lambda: _settled(world.heard(caller)), what="caller's recording")
     assert tones_heard(world.heard(caller), TONES) == {AGENT_TONE}
     assert tones_heard(world.heard(phone), TONES) == {CALLER_TONE}
-    # The PBX recorded the bridge: both voices, for the length of the talk.
-    assert record.recording_name is not None
-    recording = sandbox.pbx.recordings_dir / f"{record.recording_name}.wav"
-    await eventually(lambda: _settled(recording), what="the PBX recording")
+    # One recording of the caller's channel: both voices, for the length of the talk,
+    # checked, kept under the service's root and removed from Asterisk's spool.
+    kept = await service.checked_recording(record.id)
+    assert kept.status == "complete", kept.detail
+    recording = service.recording_file(kept)
+    assert recording.parts[-4:-1] == tuple(f"{record.answered_at:%Y/%m/%d}".split("/"))
     assert tones_heard(recording, TONES) == {CALLER_TONE, AGENT_TONE}
     talk = (record.ended_at - record.answered_at).total_seconds()
     assert abs(duration_s(recording) - talk) < 1.0
+    assert kept.sha256 is not None and len(kept.sha256) == 64 and kept.size_bytes
+    assert not (sandbox.pbx.recordings_dir / f"{record.id}.wav").exists()
 
     assert service.runtime.live_calls() == []
     health = await service.health()

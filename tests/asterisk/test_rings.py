@@ -229,7 +229,7 @@ async def test_agent_letting_a_call_ring_out_is_auto_paused_with_a_reason(
     await asyncio.wait_for(second.answered.wait(), 10)
     assert len(world.phone_legs["2001"]) == 1  # Ayşe's phone did not ring again
     await world.hangup(second)
-    record = await service.ended_call()
+    record = await service.ended_call(number="+905551114433")
     assert record.agent_id == "mehmet"
 
 

@@ -40,7 +40,12 @@ def test_defaults() -> None:
     assert s.default_region == "TR"
     assert (s.no_agent_retry_s, s.max_wait_s, s.default_cadence) == (1.0, 60.0, "tr")
     assert s.rings.default.max_rings == 3
-    assert (s.recordings_dir, s.agents, s.log_level, s.log_json) == ("", [], "info", True)
+    assert (s.recordings_dir, s.agents, s.log_level, s.log_json) == (
+        "recordings",
+        [],
+        "info",
+        True,
+    )
     assert "s3cret-pass" not in repr(s)
 
 

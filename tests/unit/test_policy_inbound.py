@@ -125,7 +125,7 @@ def test_answer_bridges_records_and_stores_the_ring(policy: InboundPolicy) -> No
     assert tail == [
         m.AnswerCaller(channel_id="caller"),
         m.BridgeCall(bridge_id="c1", channel_ids=("caller", "c1-agent-1")),
-        m.StartRecording(bridge_id="c1", name="c1"),
+        m.StartRecording(channel_id="caller", name="c1"),
     ]
     for key in ("max_wait", "deadline", "agent_ring:1"):
         assert m.CancelTimer(key=key) in commands

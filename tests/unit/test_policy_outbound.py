@@ -179,7 +179,7 @@ def test_agent_answering_bridges_records_and_completes_the_task() -> None:
     )
     assert state.phase is Phase.TALKING
     assert m.BridgeCall(bridge_id="cb1", channel_ids=(CUSTOMER, "cb1-agent-1")) in commands
-    assert m.StartRecording(bridge_id="cb1", name="cb1") in commands
+    assert m.StartRecording(channel_id=CUSTOMER, name="cb1") in commands
     task = settled(commands)
     assert (task.outcome, task.status, task.agent_id, task.call_id) == (
         "answered",

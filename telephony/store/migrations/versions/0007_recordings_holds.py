@@ -43,9 +43,6 @@ def upgrade() -> None:
             "status IN ('recording', 'complete', 'missing', 'short', 'silent', 'failed', 'purged')",
             name=op.f("ck_recordings_status"),
         ),
-        sa.ForeignKeyConstraint(
-            ["call_id"], ["calls.id"], name=op.f("fk_recordings_call_id_calls"), ondelete="CASCADE"
-        ),
         sa.PrimaryKeyConstraint("call_id", name=op.f("pk_recordings")),
         sa.UniqueConstraint("token", name=op.f("uq_recordings_token")),
     )

@@ -1,0 +1,231 @@
+"""Recordings over ARI: started on the caller's channel, checked and kept after the call.
+
+Mechanism (why): a snoop channel on the caller (`spy=both`: what the caller says and
+hears, mixed mono) recorded by ARI. The snoop is attached to the caller's channel, not
+to a bridge, so the recording is one file through holds (the caller leaves the talk
+bridge), agent changes and escalations; it lives in Asterisk, so it goes on when the
+service restarts or loses the socket, and ends by itself when the caller hangs up.
+A bridge recording would split when the caller moves bridge; a dialplan MixMonitor
+cannot be started over ARI once the call is in Stasis, nor muted from it.
+
+After the call the file is fetched over ARI (`/recordings/stored/{name}/file`, so
+Asterisk may run on another host), written under the root in a date-partitioned
+layout, checked (exists, length against the talk time, not silent, SHA-256) and only
+then removed from Asterisk. Every failure raises an alarm and marks the recording.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import structlog
+
+from telephony.alarms import Alarms
+from telephony.ari import AriError, AriRest, Conflict, NotFound
+from telephony.ari.stasis import until_in_stasis
+from telephony.recording.files import Analysis, analyse_wav, inside, relative_path, verdict
+from telephony.store.recordings import RecordingRecord, RecordingStore
+
+log = structlog.get_logger("telephony.recording")
+
+SNOOP_SUFFIX = "-rec"
+
+
+def snoop_id(call_id: str) -> str:
+    return f"{call_id}{SNOOP_SUFFIX}"
+
+
+def is_recording_channel(channel_id: str) -> bool:
+    return channel_id.endswith(SNOOP_SUFFIX)
+
+
+class RecordingKeeper:
+    def __init__(
+        self,
+        *,
+        rest: AriRest,
+        store: RecordingStore,
+        alarms: Alarms,
+        root: Path,
+        app: str,
+        clock: Callable[[], datetime],
+        fmt: str = "wav",
+        retention_days: Callable[[str], int] = lambda did: 365,
+        fetch_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0),
+    ) -> None:
+        self._rest = rest
+        self._store = store
+        self._alarms = alarms
+        self.root = root
+        self._app = app
+        self._clock = clock
+        self._format = fmt
+        self._retention_days = retention_days
+        self._fetch_delays = fetch_delays
+        self._checks: dict[str, asyncio.Task[None]] = {}
+
+    # --- during the call ------------------------------------------------------------
+
+    async def start(self, call_id: str, caller_channel: str) -> None:
+        """Record what the caller says and hears from now on; safe to repeat."""
+        await self._store.started(call_id, call_id, self._format, 1, self._clock())
+        snoop = snoop_id(call_id)
+        try:
+            with contextlib.suppress(Conflict):  # an earlier try made it
+                await self._rest.snoop(
+                    caller_channel,
+                    app=self._app,
+                    spy="both",
+                    app_args=f"recording,{call_id}",
+                    snoop_id=snoop,
+                )
+            with contextlib.suppress(Conflict):  # already recording
+                await until_in_stasis(
+                    lambda: self._rest.record_channel(
+                        snoop, call_id, format=self._format, if_exists="fail"
+                    )
+                )
+        except NotFound:
+            await self._store.forget(call_id)  # the caller is gone: nothing to record
+            raise
+        except AriError as error:
+            # The call goes on; the recording is marked and people are told at once.
+            await self._failed(call_id, f"could not start: {error}")
+
+    async def mute(self, call_id: str) -> None:
+        await self._rest.mute_recording(call_id)
+
+    async def unmute(self, call_id: str) -> None:
+        await self._rest.unmute_recording(call_id)
+
+    # --- events -----------------------------------------------------------------------
+
+    def finished(self, name: str) -> None:
+        """Asterisk closed the file (the caller hung up): check it, off the call path."""
+        self._check_soon(name)
+
+    async def failed(self, name: str, cause: str) -> None:
+        await self._failed(name, f"Asterisk: {cause or 'recording failed'}")
+
+    async def _failed(self, call_id: str, why: str) -> None:
+        self._alarms.raise_alarm("recording_failed", why, call_id=call_id)
+        await self._store.update(call_id, status="failed", detail=why[:255])
+
+    def _check_soon(self, call_id: str) -> None:
+        if call_id in self._checks:
+            return
+        task = asyncio.get_running_loop().create_task(self.check(call_id))
+        self._checks[call_id] = task
+        task.add_done_callback(lambda _: self._checks.pop(call_id, None))
+
+    async def wait_for_checks(self) -> None:
+        if self._checks:
+            await asyncio.gather(*self._checks.values(), return_exceptions=True)
+
+    # --- after the call ---------------------------------------------------------------
+
+    async def check(self, call_id: str) -> None:
+        """Fetch, keep and check one finished recording; mark it and alarm if it fails."""
+        record = await self._store.get(call_id)
+        if record is None or record.status != "recording":
+            return
+        data = await self._fetch(record.name)
+        facts = await self._call_end(call_id)
+        ended_at = facts.get("ended_at")
+        expected = (ended_at - record.started_at).total_seconds() if ended_at else None
+        analysis: Analysis | None = None
+        if data is not None:
+            try:
+                analysis = await asyncio.to_thread(analyse_wav, data)
+            except ValueError as error:
+                log.error("recording.unreadable", call_id=call_id, error=str(error))
+        status, detail = verdict(analysis, expected)
+        values: dict[str, Any] = {
+            "status": status,
+            "detail": detail,
+            "checked_at": self._clock(),
+            "ended_at": ended_at,
+            "expected_s": round(expected, 2) if expected is not None else None,
+            "retain_until": record.started_at
+            + timedelta(days=self._retention_days(str(facts.get("did") or ""))),
+        }
+        if analysis is not None and data is not None:
+            path = relative_path(call_id, record.started_at, record.format)
+            try:
+                await asyncio.to_thread(self._write, path, data)
+            except OSError as error:
+                status, detail = "failed", f"cannot keep the file: {error.strerror or error}"
+                values.update(status=status, detail=detail[:255])
+            else:
+                values.update(
+                    path=path,
+                    duration_s=round(analysis.duration_s, 2),
+                    size_bytes=analysis.size_bytes,
+                    sha256=analysis.sha256,
+                    channels=analysis.channels,
+                )
+        await self._store.update(call_id, **values)
+        log.info("recording.checked", call_id=call_id, status=status, detail=detail)
+        if status != "complete":
+            self._alarms.raise_alarm(f"recording_{status}", detail, call_id=call_id)
+        if "path" in values:  # kept and checked: Asterisk's copy can go
+            with contextlib.suppress(AriError):
+                await self._rest.delete_stored_recording(record.name)
+
+    async def _call_end(self, call_id: str) -> dict[str, Any]:
+        """The call's row, once its end is stored (written just behind the hangup)."""
+        facts: dict[str, Any] | None = None
+        for delay in (0.05, 0.1, 0.2, 0.4, 0.8, 1.6):
+            facts = await self._store.call_facts(call_id)
+            if facts and facts.get("ended_at"):
+                return facts
+            await asyncio.sleep(delay)
+        return facts or {}
+
+    async def _fetch(self, name: str) -> bytes | None:
+        """Asterisk renames the file into place just after RecordingFinished: retry."""
+        for delay in (*self._fetch_delays, None):
+            try:
+                return await self._rest.stored_recording_file(name)
+            except NotFound:
+                pass
+            except AriError as error:
+                log.warning("recording.fetch_retry", name=name, error=str(error))
+            if delay is not None:
+                await asyncio.sleep(delay)
+        return None
+
+    def _write(self, relative: str, data: bytes) -> None:
+        target = inside(self.root, relative)
+        if target is None:
+            raise OSError(f"{relative!r} is outside the recordings root")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_suffix(target.suffix + ".part")
+        partial.write_bytes(data)
+        os.replace(partial, target)  # never a half-written file under the real name
+
+    # --- reconcile -----------------------------------------------------------------
+
+    async def sweep(self, live_channels: set[str]) -> None:
+        """After a (re)connect or start-up: check recordings whose call ended meanwhile."""
+        for record in await self._store.unchecked():
+            if snoop_id(record.call_id) not in live_channels:
+                self._check_soon(record.call_id)
+
+    async def verify_files(self) -> list[RecordingRecord]:
+        """Kept recordings whose file is gone (deleted by hand): marked and alarmed."""
+        lost = []
+        for record in await self._store.checked():
+            target = inside(self.root, record.path or "")
+            if target is None or not await asyncio.to_thread(target.is_file):
+                lost.append(record)
+                why = f"file {record.path} is gone from the recordings root"
+                await self._store.update(record.call_id, status="missing", detail=why)
+                self._alarms.raise_alarm("recording_missing", why, call_id=record.call_id)
+        return lost
