@@ -36,6 +36,7 @@ from telephony.store.repo import CallRecord, CallStore
 from telephony.store.users import UserStore
 from telephony.web.access import ACCOUNTS_KEY, auth_middleware, check_routes, public, requires
 from telephony.web.agents import add_agent_routes
+from telephony.web.demo import add_demo_routes
 from telephony.web.login import LIMITER_KEY, add_login_routes
 from telephony.web.workspace import add_workspace_routes
 from telephony.web.ws import add_push_routes
@@ -105,6 +106,7 @@ def create_web_app(
     presence = presence or AgentPresence.empty()
     add_agent_routes(app, presence)
     add_push_routes(app, push or Push.empty(now))
+    add_demo_routes(app)
     add_workspace_routes(
         app,
         notes=Notes(store.engine, now=now),
