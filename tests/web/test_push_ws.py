@@ -285,10 +285,11 @@ async def test_a_frozen_socket_is_closed_and_others_are_not_delayed(
     await asyncio.sleep(0.1)
     assert "live" not in push.hub.topics()  # the frozen socket was dropped
     # ... and its handler has ended (the connection was aborted, not left hanging).
+    sockets: set[web.WebSocketResponse] = push_app[SOCKETS_KEY]
     for _ in range(40):
-        if len(push_app[SOCKETS_KEY]) == 1:
+        if len(sockets) == 1:
             break
         await asyncio.sleep(0.1)
-    assert len(push_app[SOCKETS_KEY]) == 1
+    assert len(sockets) == 1
     await alice_ws.close()
     frozen._response.connection.transport.abort()  # type: ignore[union-attr]

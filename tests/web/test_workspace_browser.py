@@ -104,7 +104,8 @@ async def test_a_dropped_socket_reconnects_and_resyncs(
             "data-status", "available", timeout=UI_TIMEOUT
         )
         # The network drops: the server side of every socket goes away at once.
-        for ws in list(app[SOCKETS_KEY]):
+        sockets: set[web.WebSocketResponse] = app[SOCKETS_KEY]
+        for ws in list(sockets):
             await ws.close()
         # A call is offered while the page is disconnected ...
         push.pops.on_snapshot(call_snapshot("while-away", name="Missed Meanwhile"))
