@@ -17,7 +17,7 @@ import structlog
 from aiohttp import web
 
 from telephony.alarms import Alarms
-from telephony.ari import AriEventStream, AriRest
+from telephony.ari import AriEventStream, AriRest, NotFound
 from telephony.auth import AuthOptions
 from telephony.calls.agents import AgentPool
 from telephony.calls.ivr_runtime import IvrRuntime
@@ -26,7 +26,7 @@ from telephony.calls.policies import LivePolicies, PolicyRejected
 from telephony.calls.presence import AgentPresence
 from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
-from telephony.policy.inbound import InboundPolicy, Limits
+from telephony.policy.inbound import InboundPolicy, Limits, Phase
 from telephony.push.runtime import PushRuntime
 from telephony.recording.keeper import RecordingKeeper
 from telephony.recording.retention import run_retention
@@ -41,6 +41,7 @@ from telephony.web.admin import RINGS, add_admin_routes
 from telephony.web.admin_ivr import add_ivr_routes
 from telephony.web.app import AGENT_UI_DIR, create_web_app
 from telephony.web.callbacks import add_callback_routes
+from telephony.web.recordings import RecordingsAccess, add_recording_routes
 
 log = structlog.get_logger("telephony.service")
 
@@ -166,6 +167,30 @@ class Runtime:
             await self.engine.dispose()
             log.info("service.stopped")
 
+    def recordings_access(self) -> RecordingsAccess:
+        async def mute(call_id: str, on: bool) -> None:
+            if self.recorder is None:
+                raise NotFound("no ARI connection yet", method="POST", path="")
+            await (self.recorder.mute(call_id) if on else self.recorder.unmute(call_id))
+
+        async def agent_of(call_id: str) -> str | None:
+            call = await self.store.get_call(call_id)
+            return call.agent_id if call else None
+
+        def live(call_id: str) -> bool:
+            return self.calls is not None and self.calls.phase_of(call_id) is Phase.TALKING
+
+        return RecordingsAccess(
+            store=self.recordings,
+            root=self.recording_root,
+            alarms=self.alarms,
+            pause_allowed=self.settings.recording_pause_allowed,
+            mute=mute,
+            agent_of=agent_of,
+            live=live,
+            clock=utc_now,
+        )
+
     def _check_recording_root(self) -> None:
         """An unwritable root must not stop calls: they go through, people are told."""
         try:
@@ -211,6 +236,7 @@ def build_app(settings: Settings) -> web.Application:
         default_region=settings.default_region,
     )
     add_ivr_routes(app, ivr=runtime.ivr, page=AGENT_UI_DIR / "admin_ivr.html")
+    add_recording_routes(app, runtime.recordings_access())
     app[RUNTIME_KEY] = runtime
     app.cleanup_ctx.append(runtime.lifecycle)
     return app
