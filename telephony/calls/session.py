@@ -55,6 +55,8 @@ class CallSession:
         self.answered_at: datetime | None = None
         self.facts: dict[str, Any] = {}  # what was stored, for the live view
         self.escalations: list[dict[str, Any]] = []
+        # What the IVR learnt before the call reached the agents (tags, choices, path).
+        self.ivr: dict[str, Any] | None = None
         self.state: CallState | None = None
         self.plan = plan
         self._policy = policy
@@ -195,4 +197,7 @@ class CallSession:
             "escalations": list(self.escalations),
             # Agents whose phones are being dialled or ringing for this call now.
             "offered_to": [leg.agent_id for leg in state.legs] if state else [],
+            # The IVR's part, for the pop: the tag of the caller's choice, and the rest.
+            "tag": self.ivr.get("tag") if self.ivr else None,
+            "ivr": self.ivr,
         }

@@ -107,7 +107,12 @@ class Tts:
             )
         except FileNotFoundError:
             raise TtsError(f"{self._binary} is not installed (apt-get install espeak-ng)") from None
-        _, err = await proc.communicate()
+        try:
+            _, err = await proc.communicate()
+        except asyncio.CancelledError:
+            proc.kill()
+            await proc.wait()
+            raise
         if proc.returncode != 0:
             raise TtsError(f"{self._binary} failed ({proc.returncode}): {err.decode()[-300:]}")
         await asyncio.to_thread(_to_telephone_wav, raw, target)

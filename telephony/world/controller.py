@@ -175,6 +175,10 @@ class World:
         except AriError:
             pass  # already gone
 
+    async def press(self, leg: Leg, digits: str) -> None:
+        """The caller presses keys: DTMF (RFC 4733) over SIP to the PBX."""
+        await self.rest.send_dtmf(leg.channel_id, digits)
+
     async def hold(self, leg: Leg) -> None:
         await self.rest.hold(leg.channel_id)
 

@@ -1,0 +1,237 @@
+"""The IVR against a real PBX: the world caller hears the prompts (playback events on the
+PBX), presses keys over SIP (RFC 4733), and lands on the right agent group with the
+choice on the call; timeouts, wrong keys, after hours with a callback request, and a
+prompt file missing at run time."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from telephony.ari import Event, PlaybackFinished, PlaybackStarted
+from telephony.sandbox.pair import Sandbox
+from telephony.world.controller import Leg, PhoneBehaviour, World
+
+from .conftest import RunningService, StartService, eventually, set_phones
+
+DID = "908502220001"
+PROMPT_TIMEOUT = 15
+
+
+def say(text: str) -> dict[str, Any]:
+    return {"text": {"tr": text}}
+
+
+def menu_flow(**menu: Any) -> dict[str, Any]:
+    return {
+        "start": "greeting",
+        "nodes": {
+            "greeting": {"kind": "play", "prompt": say("İyi günler."), "next": "menu"},
+            "menu": {
+                "kind": "menu",
+                "prompt": say("Satış için bir, destek için iki."),
+                "choices": {
+                    "1": {"next": "sales", "tag": "sales"},
+                    "2": {"next": "support", "tag": "support"},
+                },
+                "invalid_prompt": say("Geçersiz tuş."),
+                "timeout_prompt": say("Tuşlama yapılmadı."),
+                "default": "sales",
+                **menu,
+            },
+            "sales": {"kind": "agents", "group": "sales"},
+            "support": {"kind": "agents", "group": "support"},
+        },
+    }
+
+
+class Heard:
+    """The PBX's playback events for IVR prompts, as the service received them."""
+
+    def __init__(self, service: RunningService) -> None:
+        ivr = service.runtime.ivr.calls
+        assert ivr is not None
+        self.started: list[str] = []
+        self.finished: list[PlaybackFinished] = []
+        route = ivr.on_event
+
+        def spy(event: Event) -> bool:
+            if isinstance(event, PlaybackStarted) and "-ivr-" in event.playback.id:
+                self.started.append(event.playback.media_uri)
+            if isinstance(event, PlaybackFinished) and "-ivr-" in event.playback.id:
+                self.finished.append(event)
+            return route(event)
+
+        ivr.on_event = spy  # type: ignore[method-assign]
+
+    async def prompts(self, count: int) -> None:
+        async def enough() -> bool:
+            return len(self.started) >= count
+
+        await eventually(enough, PROMPT_TIMEOUT, f"{count} IVR prompts to start")
+
+
+async def ivr_service(
+    start_service: StartService, sandbox: Sandbox, flow: dict[str, Any], **overrides: Any
+) -> tuple[RunningService, Path]:
+    """The service with its IVR prompts in a folder the PBX (in its root) can read."""
+    home = f"{sandbox.pbx.home}/ivr-{secrets.token_hex(4)}"
+    host_dir = sandbox.pbx.install.host_path(home)
+    service = await start_service(
+        ivr_sounds_dir=str(host_dir), ivr_sounds_pbx_dir=home, **overrides
+    )
+    _, checked = await service.runtime.ivr.save(DID, flow, "test")
+    assert checked is not None and checked.warnings == []
+    await service.runtime.ivr.rendered()  # the TTS prompts are ready before the call
+    return service, host_dir
+
+
+async def call(world: World, number: str = "+905551117788", name: str = "Deniz") -> Leg:
+    # No tone and no listening: the caller's channel stays out of any bridge on the
+    # world side, so it can press keys.
+    return await world.call(DID, number, name, tone_hz=None, listen=False)
+
+
+async def live_call(service: RunningService) -> dict[str, Any]:
+    async def found() -> dict[str, Any] | None:
+        calls = service.runtime.live_calls()
+        return calls[0] if calls else None
+
+    result: dict[str, Any] = await eventually(found, 15, "the call to reach the agents")
+    return result
+
+
+async def test_a_key_in_the_menu_lands_on_that_group_with_the_choice_on_the_call(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, _ = await ivr_service(start_service, sandbox, menu_flow())
+    heard = Heard(service)
+    set_phones(world, PhoneBehaviour(answer_after=0.5, listen=False))
+    caller = await call(world)
+    await asyncio.wait_for(caller.answered.wait(), 10)  # the IVR answers
+    await heard.prompts(2)  # the greeting, then the menu
+    await world.press(caller, "2")
+    live = await live_call(service)
+    assert live["tag"] == "support"
+    assert live["ivr"]["group"] == "support" and live["ivr"]["keys"] == "2"
+    assert live["ivr"]["path"] == ["greeting", "menu", "support"]
+
+    async def talking() -> bool:
+        calls = service.runtime.live_calls()
+        return bool(calls) and calls[0]["phase"] == "talking"
+
+    await eventually(talking, 15, "an agent to answer")
+    await world.hangup(caller)
+    record = await service.ended_call()
+    assert record.outcome == "answered"
+    run = await service.runtime.ivr.store.run(record.id)
+    assert run is not None and run.result == "agents" and run.detail == {"group": "support"}
+    assert run.keys == "2" and run.tags == ["support"] and run.seconds is not None
+    # The prompts played were the TTS renderings of the flow's texts, in order.
+    assert len(heard.started) == 2 and all("/tts/tr-" in uri for uri in heard.started)
+    assert record.arrived_at <= run.started_at
+
+
+async def test_a_wrong_key_then_no_key_ends_at_the_default_group(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    flow = menu_flow(timeout_s=1.0, retries=1)
+    service, _ = await ivr_service(start_service, sandbox, flow)
+    heard = Heard(service)
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    caller = await call(world)
+    await heard.prompts(2)
+    await world.press(caller, "7")  # not in the menu: "wrong key", the menu again
+    await heard.prompts(3)
+    live = await live_call(service)  # then nothing: after the retry, the default
+    assert live["tag"] == "sales" or live["ivr"]["group"] == "sales"
+    assert live["ivr"]["keys"] == "7"
+    assert live["ivr"]["path"] == ["greeting", "menu", "sales"]
+    await world.hangup(caller)
+    record = await service.ended_call()
+    run = await service.runtime.ivr.store.run(record.id)
+    assert run is not None and run.result == "agents" and run.keys == "7"
+    # The retry was one playback of two prompts: the notice, then the menu again.
+    assert heard.started[2].count("sound:") >= 1
+
+
+async def test_after_hours_the_caller_confirms_their_number_for_a_callback(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    today = datetime.now(UTC).astimezone(ZoneInfo("Europe/Istanbul")).date()
+    flow = {
+        "start": "hours",
+        "nodes": {
+            "hours": {
+                "kind": "hours",
+                "open_spans": [
+                    {
+                        "days": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+                        "start": "00:00",
+                        "end": "24:00",
+                    }
+                ],
+                "holidays": [today.isoformat()],  # closed today, whatever the hour
+                "open": "agents",
+                "closed": "closed",
+            },
+            "agents": {"kind": "agents"},
+            "closed": {"kind": "play", "prompt": say("Şu an kapalıyız."), "next": "offer"},
+            "offer": {
+                "kind": "callback",
+                "prompt": say("Bu numaradan aranmak için bir."),
+                "keyin_prompt": say("Numaranızı tuşlayıp kare basın."),
+                "done_prompt": say("Teşekkürler, sizi arayacağız."),
+                "due_in_minutes": 15,
+            },
+        },
+    }
+    service, _ = await ivr_service(start_service, sandbox, flow)
+    heard = Heard(service)
+    caller = await call(world, "+905551119900", "Ece")
+    await heard.prompts(2)  # closed, then the offer
+    await world.press(caller, "1")
+    await asyncio.wait_for(caller.ended.wait(), 15)  # thanked, then hung up
+    tasks = await service.runtime.callbacks.list_tasks()
+    assert [(t.number, t.did, t.created_by, t.status) for t in tasks] == [
+        ("+905551119900", DID, "ivr", "pending")
+    ]
+    assert 14 * 60 < (tasks[0].due_at - tasks[0].created_at).total_seconds() <= 15 * 60
+    runs = await service.runtime.ivr.store.recent_runs()
+    assert runs[0].result == "callback" and runs[0].path == ["hours", "closed", "offer"]
+    assert runs[0].detail["number"] == "+905551119900"
+    assert runs[0].detail["confirmed"] == "caller_id"
+    assert await service.runtime.store.recent_calls(5) == []  # no agent call was made
+
+
+async def test_a_prompt_file_missing_at_run_time_is_skipped_with_an_alarm(
+    world: World, start_service: StartService, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    flow = {
+        "start": "hello",
+        "nodes": {
+            "hello": {"kind": "play", "prompt": {"files": {"tr": "hello"}}, "next": "agents"},
+            "agents": {"kind": "agents", "group": "sales"},
+        },
+    }
+    home = f"{sandbox.pbx.home}/ivr-{secrets.token_hex(4)}"
+    host_dir = sandbox.pbx.install.host_path(home)
+    host_dir.mkdir(parents=True)
+    (host_dir / "hello.wav").write_bytes(b"")  # there when the flow is saved
+    service = await start_service(ivr_sounds_dir=str(host_dir), ivr_sounds_pbx_dir=home)
+    await service.runtime.ivr.save(DID, flow, "test")
+    (host_dir / "hello.wav").unlink()  # gone before the call
+    set_phones(world, PhoneBehaviour(answer_after=0.3, listen=False))
+    caller = await call(world)
+    live = await live_call(service)  # not a dead end: on to the agents
+    assert live["ivr"]["group"] == "sales"
+    await world.hangup(caller)
+    record = await service.ended_call()
+    run = await service.runtime.ivr.store.run(record.id)
+    assert run is not None and run.alarms == ["ivr_prompt_missing"]
