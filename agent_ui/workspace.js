@@ -244,7 +244,10 @@ function renderPops() {
 
 async function showCall(call, pop, ended) {
   const fresh = !current || current.call.id !== call.id;
-  current = { call, pop, ended };
+  // The talk timer: from answered_at, else from when this page first saw the call talking.
+  let since = call.answered_at ? Date.parse(call.answered_at) : fresh ? null : current.since;
+  if (since === null && call.phase === "talking") since = serverNow();
+  current = { call, pop, ended, since };
   if (call.hold) lastHold = call.hold;
   else if (lastHold && call.phase === "talking") { lastHold = null; thankUntil = Date.now() + THANK_SHOW_MS; }
   if (call.hold_retrieved) thankUntil = Math.max(thankUntil, Date.now() + THANK_SHOW_MS);
@@ -288,7 +291,7 @@ function renderCall() {
 function tick() {
   if (current) {
     const { call, ended } = current;
-    const start = call.answered_at ? Date.parse(call.answered_at) : null;
+    const start = current.since;
     const timer = document.getElementById("call-timer");
     timer.textContent = start && !ended ? clock((serverNow() - start) / 1000) : "";
     const hold = ended ? null : call.hold;
