@@ -63,6 +63,7 @@ class Runtime:
         # Pops and the live view: told of every call's and agent's change.
         self.push = PushRuntime(self.engine, pool, utc_now)
         self.callbacks = CallbackStore(self.engine)
+        self.alarms = Alarms(utc_now)
         # Call flows per DID: callers of a DID with one go through the IVR first.
         self.ivr = IvrRuntime(
             engine=self.engine,
@@ -72,8 +73,8 @@ class Runtime:
             default_region=settings.default_region,
             app=settings.ari_app,
             clock=utc_now,
+            alarm=self.alarms.raise_alarm,  # a missing prompt, the hop limit, a bad flow
         )
-        self.alarms = Alarms(utc_now)
         self.recordings = RecordingStore(self.engine, utc_now)
         self.recording_root = Path(settings.recordings_dir)
         self.recorder: RecordingKeeper | None = None

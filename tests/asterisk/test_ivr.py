@@ -12,8 +12,6 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import pytest
-
 from telephony.ari import Event, PlaybackFinished, PlaybackStarted
 from telephony.sandbox.pair import Sandbox
 from telephony.world.controller import Leg, PhoneBehaviour, World
@@ -211,7 +209,7 @@ async def test_after_hours_the_caller_confirms_their_number_for_a_callback(
 
 
 async def test_a_prompt_file_missing_at_run_time_is_skipped_with_an_alarm(
-    world: World, start_service: StartService, sandbox: Sandbox, caplog: pytest.LogCaptureFixture
+    world: World, start_service: StartService, sandbox: Sandbox
 ) -> None:
     flow = {
         "start": "hello",
@@ -235,3 +233,6 @@ async def test_a_prompt_file_missing_at_run_time_is_skipped_with_an_alarm(
     record = await service.ended_call()
     run = await service.runtime.ivr.store.run(record.id)
     assert run is not None and run.alarms == ["ivr_prompt_missing"]
+    # In front of people too, naming the DID and the file.
+    (alarm,) = [a for a in service.runtime.alarms.latest() if a.kind == "ivr_prompt_missing"]
+    assert alarm.call_id == record.id and DID in alarm.detail and "hello" in alarm.detail
