@@ -349,6 +349,8 @@ class CallService:
                 bridge.id,
                 ringing_since=record.ringing_at or record.arrived_at,
             )
+            # Known at once (the task starts later): the orphan sweep keeps its bridge.
+            session.state = state
             self._spawn(session.run(initial=state))
             log.info("reconcile.adopted", call_id=record.id)
         else:
