@@ -1,4 +1,6 @@
-// ThirdRing calls page: polls /api/calls and /healthz once a second.
+// ThirdRing calls page: polls /api/calls and /healthz once a second, and listens on the
+// WebSocket /ws: a pushed change of a live call or an agent polls at once; alarms are
+// pushed (missed calls, unanswered calls, long holds).
 // Caller names and numbers are attacker-controlled (Caller ID), so every value
 // reaches the page through textContent / Text nodes and is never parsed as HTML.
 "use strict";
@@ -100,7 +102,9 @@ function liveRow(call, nowMs) {
     el("td", "did", text(call.did)),
     callerCell(call),
     el("td", "agent", agentOf(call)),
-    el("td", "duration", `${mode} for ${seconds(liveSeconds(call, nowMs))} s`),
+    el("td", "duration", call.hold && call.hold.since
+      ? `on hold for ${seconds(Math.max(0, (nowMs - Date.parse(call.hold.since)) / 1000))} s`
+      : `${mode} for ${seconds(liveSeconds(call, nowMs))} s`),
     el("td", "rings", mode === "ringing"
       ? (call.system_answered ? "in queue" : ringText(ringNow(call, nowMs), call.max_rings))
       : ringText(call.answered_ring, call.max_rings)),
@@ -280,6 +284,65 @@ async function logOut() {
   poll();
 }
 
+// --- pushed: live changes and alarms -------------------------------------------------
+
+const MAX_ALARMS_SHOWN = 20;
+let alarms = [];
+let socketRetryMs = 500;
+let pushedPoll = null;
+
+function alarmText(alarm) {
+  const who = alarm.agent_id ? ` — ${alarm.agent_id}` : "";
+  const what = { missed_call: "missed call (auto-paused)", unanswered: "call not answered", long_hold: "hold too long" }[alarm.kind] || alarm.kind;
+  return `${timeOf(alarm.at)} ${what}${who}${alarm.caller_number ? ` — ${alarm.caller_number}` : ""}`;
+}
+
+function renderAlarms() {
+  const list = document.getElementById("alarms");
+  const shown = alarms.slice(-MAX_ALARMS_SHOWN).reverse();
+  const items = shown.map((alarm) => {
+    const item = el("li", `alarm alarm-${String(alarm.kind).replace(/[^a-z_]/g, "")}`, alarmText(alarm));
+    return item;
+  });
+  list.replaceChildren(...(items.length ? items : [el("li", "empty", "No alarms")]));
+  document.getElementById("alarm-count").textContent = alarms.length ? `(${alarms.length})` : "";
+}
+
+function pollSoon() {
+  if (stopped || pushedPoll) return;
+  pushedPoll = setTimeout(async () => {
+    pushedPoll = null;
+    if (stopped || polling) return;
+    polling = pollOnce();
+    await polling;
+    polling = null;
+  }, 50);
+}
+
+function listen() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws`);
+  socket.addEventListener("open", () => { socketRetryMs = 500; });
+  socket.addEventListener("message", (event) => {
+    let message;
+    try { message = JSON.parse(event.data); } catch { return; }
+    if (message.type === "snapshot") {
+      alarms = Array.isArray(message.alarms) ? message.alarms : [];
+      renderAlarms();
+    } else if (message.type === "alarm" && message.alarm) {
+      alarms.push(message.alarm);
+      renderAlarms();
+    }
+    if (["live_call", "live_call_ended", "agent"].includes(message.type)) pollSoon();
+  });
+  socket.addEventListener("close", () => {
+    if (stopped) return;
+    setTimeout(listen, socketRetryMs);
+    socketRetryMs = Math.min(socketRetryMs * 2, 5000);
+  });
+}
+
 document.getElementById("logout").addEventListener("click", logOut);
 loadMe();
 poll();
+listen();

@@ -412,7 +412,7 @@ async function demo(action) {
 
 async function start() {
   me = await api("GET", "/api/me");
-  document.getElementById("user-name").textContent = me.username || "";
+  document.getElementById("user-name").textContent = me.user || "";
   try { lang = (await api("GET", "/api/me/prefs")).lang || "tr"; } catch { /* default */ }
   applyLang();
   connect();

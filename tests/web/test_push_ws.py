@@ -293,3 +293,54 @@ async def test_a_frozen_socket_is_closed_and_others_are_not_delayed(
     assert len(sockets) == 1
     await alice_ws.close()
     frozen._response.connection.transport.abort()  # type: ignore[union-attr]
+
+
+async def test_supervisors_get_the_live_view_and_alarms_agents_do_not(
+    push_app: web.Application, push: Push, aiohttp_client: Any, world: World
+) -> None:
+    from telephony.calls.agents import MISSED_CALL, AgentSlot, AgentStatus
+
+    await add_user(push_app, "alice", agent_id="alice")
+    await add_user(push_app, "sup", role="supervisor")
+    sup = await agent_client(aiohttp_client, push_app, "sup")
+    alice = await agent_client(aiohttp_client, push_app, "alice")
+    world.live = [call_snapshot("c9")]
+    sup_ws, alice_ws = await connect(sup), await connect(alice)
+    snapshot = await receive(sup_ws)
+    assert [c["id"] for c in snapshot["calls"]] == ["c9"] and snapshot["alarms"] == []
+    await receive(alice_ws)
+
+    held = {**call_snapshot("c9", phase="talking", agent_id="alice", offered_to=())}
+    held["hold"] = {"since": T0.isoformat(), "source": "browser", "warned": True}
+    push.live.on_call(held)
+    message = await receive(sup_ws)
+    assert message["type"] == "live_call" and message["call"]["hold"]["warned"] is True
+    alarm = await receive(sup_ws)
+    assert alarm["type"] == "alarm" and alarm["alarm"]["kind"] == "long_hold"
+    push.live.on_call(held)  # the same hold warns once
+    assert (await receive(sup_ws))["type"] == "live_call"
+
+    slot = AgentSlot("bob", "Bob", "PJSIP/b", AgentStatus.PAUSED, T0, pause_reason=MISSED_CALL)
+    push.live.on_agent(slot)
+    assert (await receive(sup_ws))["agent"]["status"] == "paused"
+    assert (await receive(sup_ws))["alarm"]["kind"] == "missed_call"
+    push.live.on_call({**held, "phase": "ended", "answered_at": None})
+    assert (await receive(sup_ws)) == {"type": "live_call_ended", "id": ANY_ID, "call_id": "c9"}
+    assert (await receive(sup_ws))["alarm"]["kind"] == "unanswered"
+
+    # Reconnecting: the alarms are in the snapshot. The agent saw none of it.
+    again = await connect(sup)
+    kinds = [a["kind"] for a in (await receive(again))["alarms"]]
+    assert kinds == ["long_hold", "missed_call", "unanswered"]
+    with pytest.raises(asyncio.TimeoutError):
+        await alice_ws.receive(timeout=0.2)
+    for ws in (sup_ws, alice_ws, again):
+        await ws.close()
+
+
+class _AnyId:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, int) and other > 0
+
+
+ANY_ID: Any = _AnyId()
