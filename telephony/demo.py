@@ -12,7 +12,7 @@ import contextlib
 import random
 import secrets
 import signal
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -24,7 +24,10 @@ from telephony.logs import configure_logging
 from telephony.sandbox.pair import Sandbox, agent_endpoint
 from telephony.sandbox.rootfs import SandboxError
 from telephony.service import RUNTIME_KEY, build_app
-from telephony.world.controller import PhoneBehaviour, World
+from telephony.store.notes import Notes
+from telephony.store.repo import CallStore
+from telephony.web.demo import DEMO_KEY
+from telephony.world.controller import Leg, PhoneBehaviour, World
 
 AGENTS = [
     ("ayse", "Ayşe Yılmaz", "2001"),
@@ -43,6 +46,10 @@ CALLERS = [
     ("", ""),
 ]
 MAX_CONCURRENT = 3
+# The demo agent: a person at the browser. Their desk phone (simulated by the world)
+# rings until they press the page's demo "answer" control.
+DEMO_AGENT = "ayse"
+WRAPUP_S = 10.0  # the simulated agents take it too: short
 
 
 def run_demo(*, port: int, db_path: Path) -> int:
@@ -81,22 +88,32 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
             }
         },
         max_wait_s=40,
+        wrapup_s=WRAPUP_S,
         log_json=False,
     )
     app = build_app(settings)
     runner = web.AppRunner(app)
     await runner.setup()  # migrations and agents are in place after this
     # No default passwords: fresh random ones every run, printed once.
-    logins = {role: secrets.token_urlsafe(12) for role in ("supervisor", "admin")}
+    logins = {role: secrets.token_urlsafe(12) for role in ("supervisor", "admin", "agent")}
     for role, password in logins.items():
-        await ensure_user(app[RUNTIME_KEY].store, role, password, role)
+        agent_id = DEMO_AGENT if role == "agent" else None
+        await ensure_user(app[RUNTIME_KEY].store, role, password, role, agent_id)
+    await _seed_history(app[RUNTIME_KEY].store)
     await web.TCPSite(runner, settings.http_host, port).start()
     world = World.of(box.world)
     await world.start()
+    phones = {agent_id: phone for agent_id, _, phone in AGENTS}
+    app[DEMO_KEY].phone = DeskPhones(world, {DEMO_AGENT: phones[DEMO_AGENT]})
     print(f"[demo] open http://127.0.0.1:{port} — calls start now; Ctrl-C stops", flush=True)
     for role, password in logins.items():
         print(f"[demo] log in as {role} / {password}", flush=True)
     print(f"[demo] ring policies: http://127.0.0.1:{port}/admin/rings (admin)", flush=True)
+    print(
+        f"[demo] agent workspace: http://127.0.0.1:{port}/workspace (agent = {DEMO_AGENT}; "
+        "answer and hang up the simulated desk phone with the page's DEMO buttons)",
+        flush=True,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -135,7 +152,10 @@ async def _simulate(world: World) -> None:
     try:
         while True:
             if len(active) < MAX_CONCURRENT:
-                for _, _, phone in AGENTS:
+                for agent_id, _, phone in AGENTS:
+                    if agent_id == DEMO_AGENT:  # answered from the page's demo controls
+                        world.set_phone(phone, PhoneBehaviour(answer_after=None, listen=False))
+                        continue
                     # Mostly answered within 1-3 Turkish rings (5 s each); now and then an
                     # agent lets it ring, so some calls move on or escalate to the queue.
                     never = rng.random() < 0.12
@@ -167,3 +187,76 @@ async def _one_call(world: World, rng: random.Random, did: str, number: str, nam
         pass
     finally:
         await world.hangup(caller)  # the caller ends the conversation
+
+
+class DeskPhones:
+    """The demo page's controls for desk phones the world simulates."""
+
+    def __init__(self, world: World, extensions: dict[str, str]) -> None:
+        self._world = world
+        self._extensions = extensions
+
+    def _legs(self, agent_id: str) -> list[Leg]:
+        extension = self._extensions.get(agent_id)
+        return list(self._world.phone_legs.get(extension, [])) if extension else []
+
+    async def answer(self, agent_id: str) -> str:
+        ringing = [
+            leg
+            for leg in self._legs(agent_id)
+            if not leg.answered.is_set() and not leg.ended.is_set()
+        ]
+        if not ringing:
+            return "your desk phone is not ringing"
+        leg = ringing[-1]
+        await self._world.rest.answer(leg.channel_id)
+        leg.answered.set()
+        return "answered"
+
+    async def hangup(self, agent_id: str) -> str:
+        talking = [
+            leg for leg in self._legs(agent_id) if leg.answered.is_set() and not leg.ended.is_set()
+        ]
+        if not talking:
+            return "your desk phone is not in a call"
+        await self._world.hangup(talking[-1])
+        return "hung up"
+
+
+async def _seed_history(store: CallStore) -> None:
+    """A repeat caller with an earlier call and its notes, so the first pops show history."""
+    number, name = CALLERS[0]
+    call_id = "demo-earlier-call"
+    if await store.get_call(call_id) is not None:
+        return
+    start = datetime.now(UTC) - timedelta(days=3)
+    await store.call_arrived(
+        call_id=call_id,
+        did=DIDS[0],
+        caller_number_raw=number,
+        caller_name_raw=name,
+        caller_channel_id="demo",
+        arrived_at=start,
+    )
+    await store.update_call(
+        call_id,
+        agent_id="mehmet",
+        ringing_at=start + timedelta(seconds=1),
+        answered_at=start + timedelta(seconds=6),
+        ended_at=start + timedelta(minutes=4),
+        outcome="answered",
+        hangup_by="caller",
+    )
+    await Notes(store.engine).save(
+        call_id,
+        {
+            "needs": "office furniture for 12 people",
+            "notes": "asked for a discount; prefers calls after 14:00",
+            "outcome": "offer_made",
+            "next_step": "send the offer and call back",
+            "next_step_at": start + timedelta(days=4),
+        },
+        agent_id="mehmet",
+        by="demo",
+        caller_number=number,
+    )
