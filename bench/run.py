@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import ring_deadline
+from bench import history_lookup, ring_deadline
 from bench.harness import REPO, BenchError
 from bench.results import BenchResult, describe, machine, table, write
 from telephony.ari import AriError
@@ -48,7 +48,14 @@ def _ring_deadline(args: argparse.Namespace) -> list[BenchResult]:
     )
 
 
-BENCHMARKS = [Benchmark(ring_deadline.NAME, ring_deadline.COLUMNS, _ring_deadline)]
+def _history_lookup(args: argparse.Namespace) -> list[BenchResult]:
+    return history_lookup.run()
+
+
+BENCHMARKS = [
+    Benchmark(ring_deadline.NAME, ring_deadline.COLUMNS, _ring_deadline),
+    Benchmark(history_lookup.NAME, history_lookup.COLUMNS, _history_lookup),
+]
 
 
 def _levels(text: str) -> list[int]:
