@@ -327,6 +327,8 @@ class CallService:
             await self._store.update_call(
                 record.id, ended_at=self._clock(), outcome=outcome, hangup_by="system"
             )
+            if self._recorder is not None:  # its recording knows when it really ended
+                self._recorder.end_unseen(record.id)
             return
         bridge = bridges.get(record.id)  # the bridge id is the call id
         agent_id, agent_channel = record.agent_id, record.agent_channel_id

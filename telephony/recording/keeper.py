@@ -69,6 +69,8 @@ class RecordingKeeper:
         self._retention_days = retention_days
         self._fetch_delays = fetch_delays
         self._checks: dict[str, asyncio.Task[None]] = {}
+        # Calls whose hangup nobody saw (they ended while the service was down).
+        self._end_unseen: set[str] = set()
 
     # --- during the call ------------------------------------------------------------
 
@@ -137,7 +139,8 @@ class RecordingKeeper:
             return
         data = await self._fetch(record.name)
         facts = await self._call_end(call_id)
-        ended_at = facts.get("ended_at")
+        unseen = call_id in self._end_unseen
+        ended_at = None if unseen else facts.get("ended_at")
         expected = (ended_at - record.started_at).total_seconds() if ended_at else None
         analysis: Analysis | None = None
         if data is not None:
@@ -163,6 +166,10 @@ class RecordingKeeper:
                 status, detail = "failed", f"cannot keep the file: {error.strerror or error}"
                 values.update(status=status, detail=detail[:255])
             else:
+                if unseen:  # the recording ended with the call: the best end time there is
+                    ended_at = record.started_at + timedelta(seconds=analysis.duration_s)
+                    values["ended_at"] = ended_at
+                    await self._store.correct_call_end(call_id, ended_at)
                 values.update(
                     path=path,
                     duration_s=round(analysis.duration_s, 2),
@@ -171,6 +178,7 @@ class RecordingKeeper:
                     channels=analysis.channels,
                 )
         await self._store.update(call_id, **values)
+        self._end_unseen.discard(call_id)
         log.info("recording.checked", call_id=call_id, status=status, detail=detail)
         if status != "complete":
             self._alarms.raise_alarm(f"recording_{status}", detail, call_id=call_id)
@@ -211,6 +219,10 @@ class RecordingKeeper:
         os.replace(partial, target)  # never a half-written file under the real name
 
     # --- reconcile -----------------------------------------------------------------
+
+    def end_unseen(self, call_id: str) -> None:
+        """The call ended while the service was down: its end comes from the recording."""
+        self._end_unseen.add(call_id)
 
     async def sweep(self, live_channels: set[str]) -> None:
         """After a (re)connect or start-up: check recordings whose call ended meanwhile."""

@@ -143,6 +143,10 @@ class RecordingStore:
             row = (await conn.execute(stmt)).mappings().first()
         return dict(row) if row is not None else None
 
+    async def correct_call_end(self, call_id: str, ended_at: datetime) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(update(Call).where(Call.id == call_id).values(ended_at=ended_at))
+
     async def audit(self, call_id: str, who: str, action: str, **detail: Any) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(

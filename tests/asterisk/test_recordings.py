@@ -278,3 +278,29 @@ def longest_silence_s(path: Path, window_s: float = 0.05) -> float:
         current = current + 1 if quiet else 0
         longest = max(longest, current)
     return longest * window_s
+
+
+async def test_a_call_that_ended_while_the_service_was_down_is_checked_at_start_up(
+    world: World, start_service: StartService
+) -> None:
+    first = await start_service()
+    set_phones(world, PhoneBehaviour(answer_after=0.3, tone_hz=AGENT_TONE))
+    caller = await world.call(DID, "+905551230008", "Down", tone_hz=CALLER_TONE)
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    live = await eventually(lambda: _talking(first), what="the call talking")
+    started = time.monotonic()
+    await eventually(lambda: first.runtime.recordings.get(live["id"]), what="recording started")
+    await asyncio.sleep(0.5)
+    await first.stop()  # the service goes away; the call and its recording go on
+    await asyncio.sleep(2.0)
+    await world.hangup(caller)
+    talk = time.monotonic() - started
+    await asyncio.sleep(3.0)  # down a while longer: the end must not be taken from the restart
+    second = await start_service(database_url=first.settings.database_url)
+    kept = await second.checked_recording(live["id"])
+    assert kept.status == "complete", kept.detail
+    assert kept.duration_s is not None and kept.duration_s >= talk - 0.5
+    call = await second.runtime.store.get_call(live["id"])
+    assert call is not None and call.outcome == "answered" and call.ended_at is not None
+    assert call.answered_at is not None
+    assert (call.ended_at - call.answered_at).total_seconds() < talk + 2.0
