@@ -20,6 +20,7 @@ from aiohttp import web
 from telephony.auth import ensure_user
 from telephony.calls.presence import AgentPresence
 from telephony.config import load_settings
+from telephony.ivr.defaults import default_flow
 from telephony.logs import configure_logging
 from telephony.sandbox.pair import Sandbox, agent_endpoint
 from telephony.sandbox.rootfs import SandboxError
@@ -36,6 +37,11 @@ AGENTS = [
 ]
 # Two adverts, two numbers: the DID says where the caller came from.
 DIDS = ["908502220001", "908502220002"]
+# Each advertised number's front door (the default IVR flow): kind of business, company.
+BUSINESSES = {
+    "908502220001": ("mobilya atölyesi", "Usta Ahşap"),
+    "908502220002": ("hukuk bürosu", "Adalet Hukuk"),
+}
 # A small list, so callers come back (repeat callers), plus one anonymous caller.
 CALLERS = [
     ("+905321112233", "Ali Vural"),
@@ -89,6 +95,9 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
         },
         max_wait_s=40,
         wrapup_s=WRAPUP_S,
+        # IVR prompts (TTS) where the PBX in its root can read them.
+        ivr_sounds_dir=str(box.pbx.install.host_path(f"{box.pbx.home}/ivr-sounds")),
+        ivr_sounds_pbx_dir=f"{box.pbx.home}/ivr-sounds",
         log_json=False,
     )
     app = build_app(settings)
@@ -100,6 +109,10 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
         agent_id = DEMO_AGENT if role == "agent" else None
         await ensure_user(app[RUNTIME_KEY].store, role, password, role, agent_id)
     await _seed_history(app[RUNTIME_KEY].store)
+    ivr = app[RUNTIME_KEY].ivr
+    for did, (activity, company) in BUSINESSES.items():
+        if ivr.flows.flow_for(did) is None:  # an admin's own flow is kept
+            await ivr.save(did, default_flow(activity, company), "demo")
     await web.TCPSite(runner, settings.http_host, port).start()
     world = World.of(box.world)
     await world.start()
@@ -114,6 +127,7 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
         "answer and hang up the simulated desk phone with the page's DEMO buttons)",
         flush=True,
     )
+    print(f"[demo] call flows (IVR): http://127.0.0.1:{port}/admin/ivr (admin)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -182,7 +196,8 @@ async def _one_call(world: World, rng: random.Random, did: str, number: str, nam
     caller = await world.call(did, number, name, tone_hz=440, listen=False)
     try:
         await asyncio.wait_for(caller.answered.wait(), 45)
-        await asyncio.wait_for(caller.ended.wait(), rng.uniform(4.0, 12.0))
+        # The IVR answers first (greeting), so stay on long enough to reach an agent.
+        await asyncio.wait_for(caller.ended.wait(), rng.uniform(12.0, 24.0))
     except TimeoutError:
         pass
     finally:

@@ -146,12 +146,11 @@ class IvrCalls:
             run = self._by_resource.pop(event.playback.id, None)
             if run is None:
                 return False
-            if event.playback.state == "failed":
-                run.feed(
-                    m.PromptMissing(
-                        playback_id=event.playback.id, missing=(event.playback.media_uri,)
-                    )
-                )
+            # A playback also "fails" when its caller hangs up; only a file that is not
+            # there is a missing prompt (the hangup comes as its own event).
+            uri = event.playback.media_uri
+            if event.playback.state == "failed" and not self.sounds.uri_exists(uri):
+                run.feed(m.PromptMissing(playback_id=event.playback.id, missing=(uri,)))
             else:
                 run.feed(m.PromptDone(playback_id=event.playback.id))
             return True
@@ -291,8 +290,10 @@ class IvrRun:
         for command in commands:
             try:
                 answer = await self._execute(command)
-            except NotFound:
+            except NotFound:  # 404: the caller's channel is gone
                 log.info("ivr.command_target_gone", command=type(command).__name__)
+                if isinstance(command, m.AnswerCaller | m.PlayPrompts):
+                    answers.append(m.CallerHungUp())
                 continue
             except AriError as error:
                 log.error("ivr.command_failed", command=type(command).__name__, error=str(error))

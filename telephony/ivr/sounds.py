@@ -41,6 +41,11 @@ class Sounds:
     def uri(self, name: str) -> str:
         return f"sound:{self.pbx_dir}/{name}"
 
+    def uri_exists(self, uri: str) -> bool:
+        """Whether a `sound:` URI of ours names a file that is there (on the host side)."""
+        prefix = f"sound:{self.pbx_dir}/"
+        return uri.startswith(prefix) and self.file_exists(uri[len(prefix) :])
+
     async def resolve(self, prompts: tuple[Prompt, ...], language: str, fallback: str) -> Resolved:
         """Each prompt in `language` (else `fallback`): its recorded file if there, else
         its text through TTS. What cannot be played is listed, never silently dropped."""

@@ -236,3 +236,26 @@ async def test_a_prompt_file_missing_at_run_time_is_skipped_with_an_alarm(
     # In front of people too, naming the DID and the file.
     (alarm,) = [a for a in service.runtime.alarms.latest() if a.kind == "ivr_prompt_missing"]
     assert alarm.call_id == record.id and DID in alarm.detail and "hello" in alarm.detail
+
+
+async def test_a_caller_hanging_up_mid_prompt_is_an_ivr_abandon_without_alarm(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, _ = await ivr_service(start_service, sandbox, menu_flow())
+    heard = Heard(service)
+    caller = await call(world)
+    await heard.prompts(1)  # the greeting is playing
+    await world.hangup(caller)
+
+    async def stored() -> Any:
+        runs = await service.runtime.ivr.store.recent_runs()
+        return runs[0] if runs else None
+
+    run = await eventually(stored, 10, "the IVR part to be stored")
+    # The greeting's playback ends with the hangup, just before the hangup event: the
+    # walker may have stepped into the menu (never played) by then.
+    assert run.result == "abandoned" and run.path[0] == "greeting" and run.alarms == []
+    assert service.runtime.alarms.latest() == []
+    assert await service.runtime.store.recent_calls(5) == []
+    figures = await service.runtime.ivr.store.figures(run.started_at, datetime.now(UTC))
+    assert figures["dids"][0]["abandoned"] == 1

@@ -73,3 +73,12 @@ async def test_a_recorded_file_replaces_the_text_and_a_missing_one_is_reported(
     assert resolved.missing == ["gone"]
     assert resolved.media == [f"sound:/pbx/sounds/{cache_name('Merhaba', 'tr')}"]
     assert sounds.file_exists("greeting-tr") and not sounds.file_exists("../greeting-tr")
+
+
+def test_a_sound_uri_of_ours_maps_back_to_the_file(tmp_path: Path) -> None:
+    (tmp_path / "tts").mkdir()
+    (tmp_path / "tts" / "tr-abc.wav").write_bytes(b"RIFF")
+    sounds = Sounds(tmp_path, "/pbx/sounds")
+    assert sounds.uri_exists("sound:/pbx/sounds/tts/tr-abc")
+    assert not sounds.uri_exists("sound:/pbx/sounds/tts/tr-gone")
+    assert not sounds.uri_exists("sound:/elsewhere/tts/tr-abc")
