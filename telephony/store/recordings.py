@@ -115,6 +115,12 @@ class RecordingStore:
             return None
         return await self._one(select(Recording).where(Recording.token == token))
 
+    async def for_calls(self, call_ids: list[str]) -> dict[str, RecordingRecord]:
+        if not call_ids:
+            return {}
+        found = await self._many(select(Recording).where(Recording.call_id.in_(call_ids)))
+        return {r.call_id: r for r in found}
+
     async def unchecked(self) -> list[RecordingRecord]:
         """Recordings still running or whose check never ran (a process died before)."""
         return await self._many(select(Recording).where(Recording.status == "recording"))

@@ -38,6 +38,7 @@ from telephony.web.access import ACCOUNTS_KEY, auth_middleware, check_routes, pu
 from telephony.web.agents import add_agent_routes
 from telephony.web.demo import add_demo_routes
 from telephony.web.login import LIMITER_KEY, add_login_routes
+from telephony.web.recordings import add_recording_status
 from telephony.web.workspace import add_workspace_routes
 from telephony.web.ws import add_push_routes
 
@@ -148,10 +149,12 @@ async def api_calls(request: web.Request) -> web.Response:
         {**call, "agent_name": call.get("agent_name") or agent_names.get(call.get("agent_id"))}
         for call in request.app[LIVE_CALLS_KEY]()
     ]
+    recent_json = [call_json(call) for call in recent]
+    await add_recording_status(request, recent_json)
     body = {
         "now": request.app[CLOCK_KEY]().isoformat(),
         "live": live,
-        "recent": [call_json(call) for call in recent],
+        "recent": recent_json,
     }
     return web.json_response(body, dumps=_dumps)
 

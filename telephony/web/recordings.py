@@ -189,3 +189,26 @@ _ERRORS: dict[int, type[web.HTTPException]] = {
 
 def _error(status: int, message: str) -> web.HTTPException:
     return _ERRORS[status](text=json.dumps({"error": message}), content_type="application/json")
+
+
+async def add_recording_status(request: web.Request, calls: list[dict[str, Any]]) -> None:
+    """Each call's recording (status, length, audio URL if this user may hear it)."""
+    if RECORDINGS_KEY not in request.app:
+        return
+    session = current_session(request)
+    found = await request.app[RECORDINGS_KEY].store.for_calls([c["id"] for c in calls])
+    for call in calls:
+        record = found.get(call["id"])
+        if record is None:
+            call["recording"] = None
+            continue
+        mine = session.role in ("supervisor", "admin") or (
+            session.agent_id is not None and call.get("agent_id") == session.agent_id
+        )
+        shown = record.as_json()
+        call["recording"] = {
+            "status": record.status,
+            "detail": record.detail,
+            "duration_s": record.duration_s,
+            "audio_url": shown["audio_url"] if mine else None,
+        }
