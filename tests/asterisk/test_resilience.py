@@ -100,6 +100,7 @@ async def test_service_starts_before_asterisk_and_connects_when_it_appears(
         ari_username=late.pbx.ari_username,
         ari_password=late.pbx.ari_password,
         database_url=f"sqlite+aiosqlite:///{tmp_path}/late.db",
+        recordings_dir=f"{tmp_path}/recordings",
         agents=AGENTS[:1],
         http_port=free_port(),
         log_json=False,
