@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import history_lookup, ring_deadline
+from bench import history_lookup, ring_deadline, screen_pop
 from bench.harness import REPO, BenchError
 from bench.results import BenchResult, describe, machine, table, write
 from telephony.ari import AriError
@@ -55,6 +55,7 @@ def _history_lookup(args: argparse.Namespace) -> list[BenchResult]:
 BENCHMARKS = [
     Benchmark(ring_deadline.NAME, ring_deadline.COLUMNS, _ring_deadline),
     Benchmark(history_lookup.NAME, history_lookup.COLUMNS, _history_lookup),
+    Benchmark(screen_pop.NAME, screen_pop.COLUMNS, lambda args: screen_pop.run()),
 ]
 
 
