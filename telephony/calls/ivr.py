@@ -29,6 +29,7 @@ from telephony.ari import (
     Channel,
     ChannelDestroyed,
     ChannelDtmfReceived,
+    ChannelEnteredBridge,
     Dial,
     Event,
     NotFound,
@@ -103,6 +104,8 @@ class IvrCalls:
         self.inbound: HandOver | None = None
         self._runs: dict[str, IvrRun] = {}  # by caller channel
         self._by_resource: dict[str, IvrRun] = {}  # playbacks, recordings, external legs
+        # Callers handed to the agents, until they are bridged (see `_bridged`).
+        self._handed: set[str] = set()
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- the hook CallService calls ----------------------------------------------
@@ -136,6 +139,9 @@ class IvrCalls:
 
     def on_event(self, event: Event) -> bool:
         """Route an event to its run; False: not about a caller in the IVR."""
+        if self._handed and isinstance(event, ChannelEnteredBridge | StasisEnd):
+            self._bridged(event)
+            return False  # the call's own session needs these too
         if isinstance(event, ChannelDtmfReceived):
             run = self._runs.get(event.channel.id)
             if run is None:
@@ -179,6 +185,24 @@ class IvrCalls:
                 other.outside_done.set()
                 return True
         return False
+
+    def _bridged(self, event: ChannelEnteredBridge | StasisEnd) -> None:
+        """An answered caller handed to the agents hears ringback made by Asterisk
+        in-band (ringing indicated on an answered channel plays the tone); that tone
+        generator keeps the caller's voice from the bridge, so it is stopped once the
+        caller is bridged with an agent."""
+        channel = event.channel
+        if channel is None or channel.id not in self._handed:
+            return
+        self._handed.discard(channel.id)
+        if isinstance(event, ChannelEnteredBridge):
+            self._spawn(self._stop_ringing(channel.id))
+
+    async def _stop_ringing(self, channel_id: str) -> None:
+        try:
+            await self._rest.ring_stop(channel_id)
+        except AriError as error:
+            log.info("ivr.ring_stop_failed", channel_id=channel_id, error=str(error))
 
     def owns(self, resource_id: str) -> bool:
         return resource_id in self._runs or resource_id in self._by_resource
@@ -365,6 +389,7 @@ class IvrRun:
                 case m.ToAgents(group=group):
                     detail = {"group": group}
                     owner._release(self)  # the call's events go to its CallSession now
+                    owner._handed.add(self.channel.id)
                     tags = record["tags"]
                     assert owner.inbound is not None
                     owner.inbound.hand_over(

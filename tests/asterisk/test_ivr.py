@@ -14,11 +14,20 @@ from zoneinfo import ZoneInfo
 
 from telephony.ari import Event, PlaybackFinished, PlaybackStarted
 from telephony.sandbox.pair import Sandbox
+from telephony.world.audio import tones_heard
 from telephony.world.controller import Leg, PhoneBehaviour, World
 
-from .conftest import RunningService, StartService, eventually, set_phones
+from .conftest import (
+    AGENT_TONE,
+    CALLER_TONE,
+    RunningService,
+    StartService,
+    eventually,
+    set_phones,
+)
 
 DID = "908502220001"
+TONES = (CALLER_TONE, AGENT_TONE)
 PROMPT_TIMEOUT = 15
 
 
@@ -201,7 +210,7 @@ async def test_after_hours_the_caller_confirms_their_number_for_a_callback(
         ("+905551119900", DID, "ivr", "pending")
     ]
     assert 14 * 60 < (tasks[0].due_at - tasks[0].created_at).total_seconds() <= 15 * 60
-    runs = await service.runtime.ivr.store.recent_runs()
+    runs = await eventually(service.runtime.ivr.store.recent_runs, 5, "the IVR part stored")
     assert runs[0].result == "callback" and runs[0].path == ["hours", "closed", "offer"]
     assert runs[0].detail["number"] == "+905551119900"
     assert runs[0].detail["confirmed"] == "caller_id"
@@ -259,3 +268,48 @@ async def test_a_caller_hanging_up_mid_prompt_is_an_ivr_abandon_without_alarm(
     assert await service.runtime.store.recent_calls(5) == []
     figures = await service.runtime.ivr.store.figures(run.started_at, datetime.now(UTC))
     assert figures["dids"][0]["abandoned"] == 1
+
+
+async def test_after_the_ivr_caller_and_agent_hear_each_other_and_the_call_is_recorded(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    flow = {
+        "start": "greeting",
+        "nodes": {
+            "greeting": {"kind": "play", "prompt": say("İyi günler."), "next": "agents"},
+            "agents": {"kind": "agents"},
+        },
+    }
+    service, _ = await ivr_service(start_service, sandbox, flow)
+    set_phones(world, PhoneBehaviour(answer_after=0.4, tone_hz=AGENT_TONE))
+    caller = await world.call(DID, "+905551112244", "Can", tone_hz=CALLER_TONE)
+
+    async def talking() -> bool:
+        calls = service.runtime.live_calls()
+        return bool(calls) and calls[0]["phase"] == "talking"
+
+    await eventually(talking, 20, "an agent to answer after the greeting")
+    await asyncio.sleep(2.5)  # talk
+    await world.hangup(caller)
+    record = await service.ended_call()
+    assert record.outcome == "answered"
+    phone = next(iter(world.phone_legs.values()))[0]
+    await asyncio.wait_for(phone.ended.wait(), 5)
+    await eventually(lambda: settled(world.heard(caller)), what="the caller's recording")
+    await eventually(lambda: settled(world.heard(phone)), what="the phone's recording")
+    # The caller heard the greeting, ringback, then the agent; the agent heard the caller
+    # (the in-band ringback stopped at the bridge: it would keep the caller's voice out).
+    assert AGENT_TONE in tones_heard(world.heard(caller), TONES)
+    assert tones_heard(world.heard(phone), TONES) == {CALLER_TONE}
+    kept = await service.checked_recording(record.id)
+    assert kept.status == "complete", kept.detail
+    assert tones_heard(service.recording_file(kept), TONES) == {CALLER_TONE, AGENT_TONE}
+
+
+async def settled(path: Path) -> bool:
+    """A wav Asterisk has finished: present and its size stable for a moment."""
+    if not path.exists():
+        return False
+    size = path.stat().st_size
+    await asyncio.sleep(0.2)
+    return path.stat().st_size == size
