@@ -17,6 +17,7 @@ from telephony.push.live import LiveView
 from telephony.push.pops import Pops
 from telephony.push.state import Push
 from telephony.store.history import CallerContext, History
+from telephony.store.notes import Notes
 from telephony.store.repo import CallStore
 from telephony.web import create_web_app
 from telephony.web.ws import SOCKETS_KEY
@@ -114,3 +115,31 @@ async def test_a_dropped_socket_reconnects_and_resyncs(
         await expect(card).to_have_text("Missed Meanwhile", timeout=UI_TIMEOUT)
         await expect(page.locator("#link-state")).to_be_hidden()
         assert seen.dialogs == []
+
+
+async def test_shortcut_sets_the_outcome_and_the_language_sticks(
+    served: tuple[str, Push, web.Application], store: CallStore
+) -> None:
+    url, push, _ = served
+    await finished_call(store, "talk-1", number=NUMBER, name="Ali Vural", agent_id="alice")
+    seen = Seen()
+    async with open_page(url, seen=seen, login=("alice", PASSWORD)) as page:
+        await expect(page.locator("#agent-status")).to_have_attribute(
+            "data-status", "available", timeout=UI_TIMEOUT
+        )
+        # English, stored for this user: still English after a reload.
+        await page.locator("#lang").select_option("en")
+        await expect(page.locator("#pops-title")).to_have_text("Incoming")
+        await page.reload()
+        await expect(page.locator("#pops-title")).to_have_text("Incoming", timeout=UI_TIMEOUT)
+        talking = call_snapshot("talk-1", phase="talking", offered_to=(), agent_id="alice")
+        push.pops.on_snapshot({**talking, "answered_at": "2026-11-27T09:09:00+00:00"})
+        await expect(page.locator("#call")).to_be_visible(timeout=UI_TIMEOUT)
+        await expect(page.locator("#call-name")).to_have_text("Ali Vural")
+        await page.keyboard.press("Alt+2")
+        await expect(page.locator("#f-outcome")).to_have_value("pending_purchase")
+        await expect(page.locator("#save-state")).to_have_text("Saved", timeout=UI_TIMEOUT)
+        notes = await Notes(store.engine).get("talk-1")
+        assert notes.outcome == "pending_purchase"
+        assert seen.dialogs == []
+        assert seen.console_errors == []
