@@ -128,10 +128,15 @@ async def test_shortcut_sets_the_outcome_and_the_language_sticks(
             "data-status", "available", timeout=UI_TIMEOUT
         )
         # English, stored for this user: still English after a reload.
-        await page.locator("#lang").select_option("en")
-        await expect(page.locator("#pops-title")).to_have_text("Incoming")
+        async with page.expect_response(
+            lambda r: r.url.endswith("/api/me/prefs") and r.request.method == "PUT"
+        ):
+            await page.locator("#lang").select_option("en")
+        await expect(page.locator("html")).to_have_attribute("lang", "en")
         await page.reload()
-        await expect(page.locator("#pops-title")).to_have_text("Incoming", timeout=UI_TIMEOUT)
+        # The page starts as Turkish markup; the stored choice turns it English.
+        await expect(page.locator("html")).to_have_attribute("lang", "en", timeout=UI_TIMEOUT)
+        await expect(page.locator("#pops-title")).to_have_text("Incoming")
         talking = call_snapshot("talk-1", phase="talking", offered_to=(), agent_id="alice")
         push.pops.on_snapshot({**talking, "answered_at": "2026-11-27T09:09:00+00:00"})
         await expect(page.locator("#call")).to_be_visible(timeout=UI_TIMEOUT)
