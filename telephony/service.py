@@ -33,6 +33,7 @@ from telephony.recording.retention import run_retention
 from telephony.store.agent_events import AgentEvents
 from telephony.store.callbacks import CallbackStore
 from telephony.store.db import check, create_engine
+from telephony.store.holds import HoldStore
 from telephony.store.migrate import migrate
 from telephony.store.policy_audit import PolicyAudit
 from telephony.store.recordings import RecordingStore
@@ -41,6 +42,7 @@ from telephony.web.admin import RINGS, add_admin_routes
 from telephony.web.admin_ivr import add_ivr_routes
 from telephony.web.app import AGENT_UI_DIR, create_web_app
 from telephony.web.callbacks import add_callback_routes
+from telephony.web.hold import HoldControls, add_hold_routes
 from telephony.web.recordings import RecordingsAccess, add_recording_routes
 
 log = structlog.get_logger("telephony.service")
@@ -78,6 +80,7 @@ class Runtime:
         self.recordings = RecordingStore(self.engine, utc_now)
         self.recording_root = Path(settings.recordings_dir)
         self.recorder: RecordingKeeper | None = None
+        self.holds = HoldStore(self.engine)
         self.calls: CallService | None = None
         self.outbound: OutboundCalls | None = None
         self.stream: AriEventStream | None = None
@@ -121,6 +124,7 @@ class Runtime:
             default_region=s.default_region,
             plan_for=self.policies.plan_for,
             recorder=self.recorder,
+            holds=self.holds,
         )
         self.outbound = OutboundCalls(
             rest=rest,
@@ -167,6 +171,19 @@ class Runtime:
             await rest.close()
             await self.engine.dispose()
             log.info("service.stopped")
+
+    def hold_controls(self) -> HoldControls:
+        def request(call_id: str, on: bool, by: str) -> bool:
+            return self.calls is not None and self.calls.request_hold(call_id, on, by)
+
+        def agent_on(call_id: str) -> str | None:
+            return self.calls.agent_on(call_id) if self.calls else None
+
+        async def agent_of(call_id: str) -> str | None:
+            call = await self.store.get_call(call_id)
+            return call.agent_id if call else None
+
+        return HoldControls(request=request, agent_on=agent_on, holds=self.holds, agent_of=agent_of)
 
     def recordings_access(self) -> RecordingsAccess:
         async def mute(call_id: str, on: bool) -> None:
@@ -238,6 +255,7 @@ def build_app(settings: Settings) -> web.Application:
     )
     add_ivr_routes(app, ivr=runtime.ivr, page=AGENT_UI_DIR / "admin_ivr.html")
     add_recording_routes(app, runtime.recordings_access())
+    add_hold_routes(app, runtime.hold_controls())
     app[RUNTIME_KEY] = runtime
     app.cleanup_ctx.append(runtime.lifecycle)
     return app

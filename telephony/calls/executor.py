@@ -20,6 +20,7 @@ from telephony.calls.legs import bridge_together, create_and_dial
 from telephony.calls.presence import AgentPresence
 from telephony.calls.session import CallSession
 from telephony.policy import messages as m
+from telephony.store.holds import HoldStore
 from telephony.store.repo import AttemptRecord, CallStore
 
 log = structlog.get_logger("telephony.calls")
@@ -59,6 +60,7 @@ class CommandExecutor:
         on_agent_channel: Callable[[CallSession, str], None],
         queue_position: Callable[[str], int] = lambda call_id: 1,
         recorder: Recorder | None = None,
+        holds: HoldStore | None = None,
         retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6),
     ) -> None:
         self._retry_delays = retry_delays
@@ -72,6 +74,7 @@ class CommandExecutor:
         self._on_agent_channel = on_agent_channel
         self._queue_position = queue_position
         self._recorder = recorder
+        self._holds = holds
 
     async def execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
         try:
@@ -133,7 +136,19 @@ class CommandExecutor:
                 await rest.hangup(channel, reason=_HANGUP_REASONS[reason])
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
                 await bridge_together(rest, bridge, list(channels))
-                session.answered_at = self._clock()
+                if session.answered_at is None:  # back from hold is not a new answer
+                    session.answered_at = self._clock()
+            case m.LeaveBridge(bridge_id=bridge, channel_id=channel):
+                await rest.remove_channel(bridge, channel)
+            case m.StartBridgeMoh(bridge_id=bridge, moh_class=moh_class):
+                await rest.start_bridge_moh(bridge, moh_class)
+            case m.StopBridgeMoh(bridge_id=bridge):
+                await rest.stop_bridge_moh(bridge)
+            case m.PlayToBridge(bridge_id=bridge, playback_id=playback, media=media):
+                self._on_agent_channel(session, playback)  # its PlaybackFinished comes here
+                await rest.play_bridge(bridge, list(media), playback_id=playback)
+            case m.RecordHold():
+                await self._store_hold(session, command)
             case m.StartRecording(channel_id=channel, name=name):
                 if self._recorder is not None:
                     await self._recorder.start(name, channel)
@@ -183,6 +198,13 @@ class CommandExecutor:
     async def _store_attempt(self, session: CallSession, attempt: m.RecordAttempt) -> None:
         record = AttemptRecord(**attempt.model_dump())
         session.write_later("attempt", lambda: self._store.add_attempt(session.call_id, record))
+
+    async def _store_hold(self, session: CallSession, hold: m.RecordHold) -> None:
+        session.note_hold(hold)
+        if self._holds is not None:
+            holds = self._holds
+            fields = hold.model_dump()
+            session.write_later("hold", lambda: holds.record(session.call_id, **fields))
 
     async def _store_update(self, session: CallSession, fields: dict[str, Any]) -> None:
         if "escalation" in fields:  # steps accumulate: the store keeps the whole list

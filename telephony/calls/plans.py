@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from telephony.policy.call_state import HoldPlan
 from telephony.policy.inbound import Escalation, RingPlan
 from telephony.rings.cadences import cadence_named
 from telephony.rings.choice import choose_cadence
@@ -51,6 +52,13 @@ def plan_for(
         selection=policy.selection,
         auto_pause_on_miss=policy.auto_pause_on_miss,
         escalation=tuple(_step(s) for s in policy.escalation if s.kind in SUPPORTED_STEPS),
+        hold=HoldPlan(
+            warn_after=timedelta(seconds=policy.hold.warn_after_s),
+            max=timedelta(seconds=policy.hold.max_s),
+            on_max=policy.hold.on_max,
+            reassure=policy.hold.reassure,
+            moh_class=policy.hold.moh_class,
+        ),
     )
 
 

@@ -23,6 +23,8 @@ from telephony.ari import (
     Bridge,
     Channel,
     ChannelDestroyed,
+    ChannelHold,
+    ChannelUnhold,
     Dial,
     Event,
     PlaybackFinished,
@@ -37,8 +39,9 @@ from telephony.calls.presence import AgentPresence
 from telephony.calls.session import WRITE_FLUSH_S, CallSession
 from telephony.numbers import normalise_number
 from telephony.policy import messages as m
-from telephony.policy.inbound import InboundPolicy, Phase, RingPlan
+from telephony.policy.inbound import Hold, InboundPolicy, Phase, RingPlan
 from telephony.recording.keeper import RecordingKeeper, is_recording_channel
+from telephony.store.holds import HoldStore
 from telephony.store.repo import CallRecord, CallStore
 
 log = structlog.get_logger("telephony.calls")
@@ -82,6 +85,7 @@ class CallService:
         plan_for: Callable[[str, str | None], RingPlan] = lambda did, caller: RingPlan(),
         clock: Callable[[], datetime] = utc_now,
         recorder: RecordingKeeper | None = None,
+        holds: HoldStore | None = None,
     ) -> None:
         """`plan_for(did, caller_e164)` resolves a new call's ring policy (read per call,
         so a policy change applies to new calls at once and never to calls in progress)."""
@@ -95,6 +99,7 @@ class CallService:
         self._clock = clock
         self._plan_for = plan_for
         self._recorder = recorder
+        self._holds = holds
         self._sessions: dict[str, CallSession] = {}
         self._by_channel: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -117,6 +122,7 @@ class CallService:
             on_agent_channel=self.track_agent_channel,
             queue_position=self.queue_position,
             recorder=recorder,
+            holds=holds,
         )
 
     # --- events -----------------------------------------------------------------
@@ -141,6 +147,8 @@ class CallService:
                 session.feed(m.AnnouncementDone())
         elif isinstance(event, StasisEnd | ChannelDestroyed):
             self._channel_gone(event.channel.id, getattr(event, "cause_txt", ""))
+        elif isinstance(event, ChannelHold | ChannelUnhold):
+            self._phone_hold(event.channel.id, isinstance(event, ChannelHold))
         elif isinstance(event, RecordingFinished) and self._recorder is not None:
             self._recorder.finished(event.recording.name)
         elif isinstance(event, RecordingFailed) and self._recorder is not None:
@@ -332,34 +340,75 @@ class CallService:
             return
         bridge = bridges.get(record.id)  # the bridge id is the call id
         agent_id, agent_channel = record.agent_id, record.agent_channel_id
+        on_hold = await self._open_hold(record.id)
+        members = set(bridge.channels) if bridge is not None else set()
+        agent_there = agent_channel in members
         if (
             bridge is not None
             and agent_id is not None
             and agent_channel is not None
-            and {caller.id, agent_channel} <= set(bridge.channels)
+            and caller.id in members
+            # On hold the agent is out of the bridge (the caller hears its music).
+            and (agent_there or (on_hold is not None and agent_channel in channels))
             and self._pool.get(agent_id) is not None
         ):
             session = self._session(record.id, caller, record.did, arrived_at=record.arrived_at)
             session.answered_at = record.answered_at
             self._by_channel[agent_channel] = session
             self._pool.mark_busy(agent_id, record.id)
-            state = self._policy.adopt_talking(
+            state, resume = self._policy.adopt_talking(
                 record.id,
                 caller.id,
                 agent_id,
                 agent_channel,
                 bridge.id,
                 ringing_since=record.ringing_at or record.arrived_at,
+                plan=session.plan,
+                on_hold=None if agent_there else on_hold,
             )
             # Known at once (the task starts later): the orphan sweep keeps its bridge.
             session.state = state
-            self._spawn(session.run(initial=state))
-            log.info("reconcile.adopted", call_id=record.id)
+            self._spawn(session.run(initial=state, resume=tuple(resume)))
+            log.info("reconcile.adopted", call_id=record.id, on_hold=state.hold is not None)
         else:
             # Still there but not talking to anyone: offer it again (stale legs and
             # bridges are removed as orphans).
             log.info("reconcile.restart_offer", call_id=record.id)
             self._arrive(caller, record.did, call_id=record.id)
+
+    async def _open_hold(self, call_id: str) -> Hold | None:
+        if self._holds is None:
+            return None
+        row = await self._holds.open_hold(call_id)
+        if row is None:
+            return None
+        return Hold(
+            since=datetime.fromisoformat(row["started_at"]),
+            source=row["source"],
+            warned=row["warned"],
+        )
+
+    # --- hold -----------------------------------------------------------------------
+
+    def request_hold(self, call_id: str, on: bool, by: str) -> bool:
+        """Hold or retrieve from the browser; False when the call is not talking here."""
+        session = self._sessions.get(call_id)
+        if session is None or session.state is None or session.state.phase is not Phase.TALKING:
+            return False
+        event = m.HoldRequested if on else m.RetrieveRequested
+        session.feed(event(source="browser", by=by))
+        return True
+
+    def agent_on(self, call_id: str) -> str | None:
+        session = self._sessions.get(call_id)
+        return session.state.agent_id if session and session.state else None
+
+    def _phone_hold(self, channel: str, on: bool) -> None:
+        """Hold pressed on the agent's desk phone (a re-INVITE): the same hold."""
+        session = self._by_channel.get(channel)
+        if session is None or session.state is None or session.state.agent_channel != channel:
+            return
+        session.feed(m.HoldRequested(source="phone") if on else m.RetrieveRequested(source="phone"))
 
     async def _remove_orphans(
         self, app_channels: set[str], app_bridges: set[str], channels: dict[str, Channel]

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import structlog
 
 from telephony.policy.inbound import CallState, InboundPolicy, Phase, PolicyError, RingPlan
-from telephony.policy.messages import CallEvent, Command, TimerFired
+from telephony.policy.messages import CallEvent, Command, RecordHold, TimerFired
 
 log = structlog.get_logger("telephony.calls")
 
@@ -55,6 +55,7 @@ class CallSession:
         self.answered_at: datetime | None = None
         self.facts: dict[str, Any] = {}  # what was stored, for the live view
         self.escalations: list[dict[str, Any]] = []
+        self.holds: list[dict[str, Any]] = []  # this call's holds, as stored
         # What the IVR learnt before the call reached the agents (tags, choices, path).
         self.ivr: dict[str, Any] | None = None
         self.state: CallState | None = None
@@ -92,7 +93,7 @@ class CallSession:
             except Exception as error:  # a storage fault must not drop the live call
                 log.error("store.write_failed", write=what, error=repr(error))
 
-    async def run(self, initial: CallState | None = None) -> None:
+    async def run(self, initial: CallState | None = None, resume: tuple[Command, ...] = ()) -> None:
         """Start the call (or resume an adopted one) and process its events to the end."""
         structlog.contextvars.bind_contextvars(call_id=self.call_id, channel_id=self.caller_channel)
         writer = asyncio.get_running_loop().create_task(self._write_loop())
@@ -109,8 +110,9 @@ class CallSession:
                 await self._apply(*await self._execute_all(commands))
             else:
                 self.state = initial
-                log.info("call.adopted", phase=initial.phase)
+                log.info("call.adopted", phase=initial.phase, on_hold=initial.hold is not None)
                 self._changed()
+                await self._apply(*await self._execute_all(list(resume)))
             while not self.ended:
                 await self._apply(await self._queue.get())
         finally:
@@ -172,6 +174,12 @@ class CallSession:
         if handle is not None:
             handle.cancel()
 
+    def note_hold(self, hold: RecordHold) -> None:
+        """The latest record of each hold (one per start time), for the live view."""
+        entry = hold.model_dump(mode="json")
+        self.holds = [h for h in self.holds if h["started_at"] != entry["started_at"]]
+        self.holds.append(entry)
+
     def note(self, fields: dict[str, Any]) -> None:
         self.facts.update(fields)
 
@@ -195,6 +203,21 @@ class CallSession:
             "system_answered": bool(state and state.system_answered),
             "announcements": state.announcements if state else 0,
             "escalations": list(self.escalations),
+            # On hold now (the agent's screen counts from `since`); holds so far.
+            "hold": {
+                "since": state.hold.since.isoformat(),
+                "source": state.hold.source,
+                "warned": state.hold.warned,
+                "warn_after_s": plan.hold.warn_after.total_seconds(),
+                "max_s": plan.hold.max.total_seconds(),
+            }
+            if state and state.hold and plan
+            else None,
+            "holds": list(self.holds),
+            # When the last hold ended: the agent's screen says "thank the caller".
+            "last_hold_end": state.last_hold_end.isoformat()
+            if state and state.last_hold_end
+            else None,
             # Agents whose phones are being dialled or ringing for this call now.
             "offered_to": [leg.agent_id for leg in state.legs] if state else [],
             # The IVR's part, for the pop: the tag of the caller's choice, and the rest.

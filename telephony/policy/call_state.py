@@ -36,6 +36,34 @@ class Escalation:
     announce_every: timedelta = timedelta(seconds=30)  # queue: position announcements
 
 
+HoldSource = Literal["browser", "phone"]
+HoldOutcome = Literal[
+    "retrieved", "returned", "requeued", "agent_hung_up", "caller_hung_up", "ended"
+]
+
+
+@dataclass(frozen=True)
+class HoldPlan:
+    """The hold watchdog of one call (from the DID's policy)."""
+
+    warn_after: timedelta = timedelta(seconds=30)  # the agent's screen warns, loudly
+    max: timedelta = timedelta(seconds=90)  # then `on_max`
+    # return: the caller is put back to the agent (with a beep); requeue: the caller is
+    # offered to the free agents again (the agent is released).
+    on_max: Literal["return", "requeue"] = "return"
+    reassure: bool = True  # at `warn_after` the caller hears "thank you for waiting"
+    moh_class: str = "default"
+
+
+@dataclass(frozen=True)
+class Hold:
+    """The caller is on hold: the agent out of the talk bridge, music in it."""
+
+    since: datetime
+    source: HoldSource
+    warned: bool = False
+
+
 @dataclass(frozen=True)
 class RingPlan:
     """The ring policy of one call, resolved at arrival (a policy change never touches it)."""
@@ -48,6 +76,7 @@ class RingPlan:
     selection: Selection = "longest_idle"
     auto_pause_on_miss: bool = False
     escalation: tuple[Escalation, ...] = (Escalation("queue"),)
+    hold: HoldPlan = field(default_factory=HoldPlan)
 
     @property
     def deadline(self) -> timedelta:
@@ -98,6 +127,12 @@ class CallState:
     agent_id: str | None = None
     agent_channel: str | None = None
     bridge_id: str | None = None
+    answered: bool = False  # an agent answered once (a later agent keeps that time)
+    hold: Hold | None = None
+    # Music is playing into the bridge (a hold, or a caller requeued from a hold).
+    bridge_moh: bool = False
+    holds: int = 0  # holds ended so far
+    last_hold_end: datetime | None = None  # the agent's screen says "thank the caller"
 
     def leg(self, channel: str) -> Leg | None:
         return next((leg for leg in self.legs if leg.channel == channel), None)

@@ -26,12 +26,14 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime
 
+from telephony.policy import hold
 from telephony.policy import messages as m
 from telephony.policy.call_state import (
     AttemptOutcome,
     CallState,
     Escalation,
     HangupBy,
+    Hold,
     Leg,
     Limits,
     Outcome,
@@ -48,6 +50,7 @@ __all__ = [
     "CallState",
     "Escalation",
     "HangupBy",
+    "Hold",
     "InboundPolicy",
     "Leg",
     "Limits",
@@ -123,17 +126,25 @@ class InboundPolicy:
         agent_channel: str,
         bridge_id: str,
         ringing_since: datetime,
-    ) -> CallState:
-        """Rebuild a bridged call found in Asterisk after a reconnect or restart."""
-        return CallState(
+        plan: RingPlan | None = None,
+        on_hold: Hold | None = None,
+    ) -> Result:
+        """Rebuild a bridged call (or a held one: the agent in the bridge, the caller on
+        music) found in Asterisk after a reconnect or restart; a hold's watchdog resumes
+        from the hold's real start."""
+        state = CallState(
             call_id=call_id,
             caller_channel=caller_channel,
             phase=Phase.TALKING,
             ringing_since=ringing_since,
+            plan=plan or RingPlan(),
             agent_id=agent_id,
             agent_channel=agent_channel,
             bridge_id=bridge_id,
+            answered=True,
+            hold=on_hold,
         )
+        return state, hold.resume(state)
 
     def decide(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
         if state.phase is Phase.ENDED:
@@ -213,6 +224,8 @@ class InboundPolicy:
         assert isinstance(event, m.AgentLegEnded)
         if state.phase is Phase.TALKING:
             if event.channel_id == state.agent_channel:
+                if state.hold is not None:  # the caller on hold is never dropped
+                    return hold.requeue(self, state, now, "agent_hung_up")
                 return self._finish(state, now, "answered", "agent")
             return state, []
         leg = state.leg(event.channel_id)
@@ -258,12 +271,13 @@ class InboundPolicy:
                 ]
         bridge = state.call_id
         facts: dict[str, object] = {
-            "answered_at": now,
             "agent_id": leg.agent_id,
             "agent_channel_id": leg.channel,
             "bridge_id": bridge,
             "recording_name": state.call_id,
         }
+        if not state.answered:  # a later agent (after a hold) keeps the first answer's time
+            facts["answered_at"] = now
         if not state.system_answered:
             facts["answered_ring"] = round(ring_at(state, now), 2)
         commands += [
@@ -274,6 +288,8 @@ class InboundPolicy:
             else m.AnswerCaller(channel_id=state.caller_channel),
             m.BridgeCall(bridge_id=bridge, channel_ids=(state.caller_channel, leg.channel)),
         ]
+        if state.bridge_moh:  # requeued from a hold: the music was in the bridge
+            commands.insert(-1, m.StopBridgeMoh(bridge_id=bridge))
         if not state.system_answered:  # else recording since the system answered
             commands.append(m.StartRecording(channel_id=state.caller_channel, name=state.call_id))
         new = replace(
@@ -284,6 +300,8 @@ class InboundPolicy:
             agent_id=leg.agent_id,
             agent_channel=leg.channel,
             bridge_id=bridge,
+            answered=True,
+            bridge_moh=False,
         )
         return new, commands
 
@@ -293,6 +311,8 @@ class InboundPolicy:
         assert isinstance(event, m.TimerFired)
         key = event.key
         if state.phase is Phase.TALKING:
+            if key in hold.HOLD_TIMERS:
+                return hold.timer(self, state, key, now)
             return state, []  # every pre-answer timer is stale once talking
         if key == MAX_WAIT:
             return self._give_up(state, now)
@@ -398,6 +418,9 @@ class InboundPolicy:
         commands: list[m.Command] = [
             m.CancelTimer(key=k) for k in (MAX_WAIT, RETRY, DEADLINE, PUT_THROUGH, ANNOUNCE)
         ]
+        commands += hold.closing_record(
+            state, now, "caller_hung_up" if hangup_by == "caller" else "ended"
+        )
         for leg in state.legs:
             commands += [
                 m.CancelTimer(key=f"{AGENT_RING}:{leg.attempt}"),
@@ -434,6 +457,7 @@ class InboundPolicy:
 
 _LIVE = (Phase.WAITING, Phase.OFFERING, Phase.TALKING)
 _RINGING = (Phase.WAITING, Phase.OFFERING)
+_HOLD_EVENTS = (m.HoldRequested, m.RetrieveRequested)
 _TABLE: dict[tuple[Phase, type], Handler] = {
     **{(p, m.AgentsReserved): InboundPolicy._reserved for p in _RINGING},
     **{(p, m.NoAgentAvailable): InboundPolicy._nobody for p in _RINGING},
@@ -444,7 +468,11 @@ _TABLE: dict[tuple[Phase, type], Handler] = {
     **{(p, m.CallerHungUp): InboundPolicy._caller_hung_up for p in _LIVE},
     **{(p, m.ActionFailed): InboundPolicy._action_failed for p in _LIVE},
     **{(p, m.AnnouncementDone): InboundPolicy._announced for p in _RINGING},
-    (Phase.TALKING, m.AnnouncementDone): InboundPolicy._nothing,
+    (Phase.TALKING, m.AnnouncementDone): hold.reassured,
+    (Phase.TALKING, m.HoldRequested): hold.hold,
+    (Phase.TALKING, m.RetrieveRequested): hold.retrieve,
+    # Hold means nothing before an agent has the call (e.g. during an escalation).
+    **{(p, e): InboundPolicy._nothing for p in _RINGING for e in _HOLD_EVENTS},
     (Phase.TALKING, m.AgentRinging): InboundPolicy._nothing,
     (Phase.TALKING, m.AgentAnswered): InboundPolicy._nothing,
 }

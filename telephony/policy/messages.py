@@ -62,6 +62,18 @@ class AnnouncementDone(Message):
     """The queue announcement to the caller finished."""
 
 
+class HoldRequested(Message):
+    """The agent pressed hold: in the browser, or on the desk phone (a re-INVITE)."""
+
+    source: Literal["browser", "phone"]
+    by: str = ""
+
+
+class RetrieveRequested(Message):
+    source: Literal["browser", "phone"]
+    by: str = ""
+
+
 class ActionFailed(Message):
     """A command could not be carried out; `what` names it for the log."""
 
@@ -78,6 +90,8 @@ CallEvent = (
     | CallerHungUp
     | TimerFired
     | AnnouncementDone
+    | HoldRequested
+    | RetrieveRequested
     | ActionFailed
 )
 
@@ -134,6 +148,44 @@ class StartRecording(Message):
 
     channel_id: str
     name: str
+
+
+class LeaveBridge(Message):
+    """Take a channel out of a bridge (the agent's, for a hold)."""
+
+    bridge_id: str
+    channel_id: str
+
+
+class StartBridgeMoh(Message):
+    """Music to everyone in the bridge (on hold: the caller alone)."""
+
+    bridge_id: str
+    moh_class: str = "default"
+
+
+class StopBridgeMoh(Message):
+    bridge_id: str
+
+
+class PlayToBridge(Message):
+    """Play media into a bridge; its end comes back as `AnnouncementDone`."""
+
+    bridge_id: str
+    playback_id: str
+    media: tuple[str, ...]
+
+
+class RecordHold(Message):
+    """Store one hold: when it began (ended_at None: still on hold), how it ended."""
+
+    started_at: datetime
+    source: Literal["browser", "phone"]
+    agent_id: str | None
+    ended_at: datetime | None = None
+    outcome: str | None = None
+    warned: bool = False
+    over_limit: bool = False
 
 
 class DestroyBridge(Message):
@@ -206,6 +258,11 @@ Command = (
     | BridgeCall
     | StartRecording
     | DestroyBridge
+    | LeaveBridge
+    | StartBridgeMoh
+    | StopBridgeMoh
+    | PlayToBridge
+    | RecordHold
     | ReturnToDialplan
     | StartMoh
     | StopMoh

@@ -101,6 +101,27 @@ EscalationStep = Annotated[
 ]
 
 
+# --- hold ---------------------------------------------------------------------------
+
+
+class HoldPolicy(_Frozen):
+    """The hold watchdog: the playbook keeps a hold under 30 seconds."""
+
+    warn_after_s: _Seconds = 30.0  # the agent's screen warns loudly
+    max_s: _Seconds = 90.0  # then `on_max`
+    on_max: Literal["return", "requeue"] = "return"
+    reassure: bool = Field(default=True, strict=True)  # "thank you for waiting" at the warning
+    moh_class: str = Field(default="default", pattern=MOH_CLASS_PATTERN.pattern)
+
+    @field_validator("max_s")
+    @classmethod
+    def _max_after_warning(cls, value: float, info: ValidationInfo) -> float:
+        warn = info.data.get("warn_after_s")
+        if warn is not None and value <= warn:
+            raise ValueError(f"must be more than warn_after_s ({warn:g})")
+        return value
+
+
 # --- one policy -----------------------------------------------------------------
 
 
@@ -121,6 +142,7 @@ class RingPolicy(_Frozen):
     outbound_retry_after_hours: _Seconds = 48.0
     outbound_max_attempts: _Count = Field(default=3, ge=1, le=10)
     auto_pause_on_miss: bool = Field(default=True, strict=True)
+    hold: HoldPolicy = HoldPolicy()
 
     @model_validator(mode="before")
     @classmethod

@@ -350,7 +350,8 @@ def test_unexpected_event_is_a_policy_error(policy: InboundPolicy) -> None:
 
 
 def test_adopted_call_behaves_like_a_bridged_one(policy: InboundPolicy) -> None:
-    state = policy.adopt_talking("c9", "caller9", "ayse", "c9-agent-1", "c9", T0)
+    state, resume = policy.adopt_talking("c9", "caller9", "ayse", "c9-agent-1", "c9", T0)
+    assert resume == []  # not on hold: no watchdog to resume
     _, commands = policy.decide(state, m.CallerHungUp(), at(1))
     assert m.DestroyBridge(bridge_id="c9") in commands
     assert m.ReleaseAgent(agent_id="ayse", missed=False) in commands
