@@ -207,6 +207,7 @@ class Runtime:
             agent_of=agent_of,
             live=live,
             clock=utc_now,
+            holds=self.holds,
         )
 
     def _check_recording_root(self) -> None:

@@ -2,11 +2,12 @@
 
 Mechanism (why): a snoop channel on the caller (`spy=both`: what the caller says and
 hears, mixed mono) recorded by ARI. The snoop is attached to the caller's channel, not
-to a bridge, so the recording is one file through holds (the caller leaves the talk
-bridge), agent changes and escalations; it lives in Asterisk, so it goes on when the
-service restarts or loses the socket, and ends by itself when the caller hangs up.
-A bridge recording would split when the caller moves bridge; a dialplan MixMonitor
-cannot be started over ARI once the call is in Stasis, nor muted from it.
+to a bridge, and the caller never leaves the call's bridge (on hold the agent steps
+out and music plays in), so the recording is one file through holds, agent changes
+and escalations; it lives in Asterisk, so it goes on when the service restarts or
+loses the socket, and ends by itself when the caller hangs up. A bridge recording
+would split when the call moves bridge; a dialplan MixMonitor cannot be started over
+ARI once the call is in Stasis, nor muted from it.
 
 After the call the file is fetched over ARI (`/recordings/stored/{name}/file`, so
 Asterisk may run on another host), written under the root in a date-partitioned

@@ -21,6 +21,7 @@ from aiohttp import hdrs, web
 from telephony.alarms import Alarms
 from telephony.ari import AriError, NotFound
 from telephony.recording.files import inside
+from telephony.store.holds import HoldStore
 from telephony.store.recordings import RecordingRecord, RecordingStore
 from telephony.web.access import current_session, requires
 from telephony.web.bodies import BadBody, json_object
@@ -41,6 +42,7 @@ class RecordingsAccess:
     # Whether the call is live and talking now (only then can a pause begin).
     live: Callable[[str], bool]
     clock: Callable[[], datetime]
+    holds: HoldStore | None = None  # the hold spans, marked on the recording
 
 
 RECORDINGS_KEY = web.AppKey("recordings", RecordingsAccess)
@@ -78,6 +80,7 @@ async def _allowed_record(request: web.Request, call_id: str) -> RecordingRecord
 async def recording_status(request: web.Request) -> web.Response:
     record = await _allowed_record(request, request.match_info["call_id"])
     body: dict[str, Any] = record.as_json()
+    body["hold_spans"] = await _hold_spans(request.app[RECORDINGS_KEY], record)
     if current_session(request).role in ("supervisor", "admin"):
         body["audit"] = await request.app[RECORDINGS_KEY].store.audit_log(record.call_id)
     return web.json_response(body)
@@ -103,6 +106,29 @@ async def recording_audio(request: web.Request) -> web.StreamResponse:
             f'attachment; filename="{record.call_id}.{record.format}"'
         )
     return response
+
+
+async def _hold_spans(access: RecordingsAccess, record: RecordingRecord) -> list[dict[str, Any]]:
+    """Each hold as seconds into the recording (where the music is)."""
+    if access.holds is None:
+        return []
+    spans = []
+    for hold in await access.holds.of_call(record.call_id):
+        start = datetime.fromisoformat(hold["started_at"]) - record.started_at
+        end = (
+            datetime.fromisoformat(hold["ended_at"]) - record.started_at
+            if hold["ended_at"]
+            else None
+        )
+        spans.append(
+            {
+                "from_s": round(start.total_seconds(), 2),
+                "to_s": round(end.total_seconds(), 2) if end is not None else None,
+                "source": hold["source"],
+                "outcome": hold["outcome"],
+            }
+        )
+    return spans
 
 
 def _from_the_start(request: web.Request) -> bool:

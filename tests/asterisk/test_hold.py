@@ -123,6 +123,13 @@ async def test_browser_hold_music_for_the_caller_silence_from_the_room_one_recor
     assert record.answered_at is not None and record.ended_at is not None
     talk = (record.ended_at - record.answered_at).total_seconds()
     assert kept.duration_s is not None and abs(kept.duration_s - talk) < 1.0
+    async with (
+        logged_in(service, "admin") as (http, _),
+        http.get(f"{service.url}/api/calls/{record.id}/recording") as response,
+    ):
+        spans = (await response.json())["hold_spans"]
+    assert len(spans) == 1 and spans[0]["source"] == "browser"
+    assert abs(spans[0]["from_s"] - held_at) < 0.5 and abs(spans[0]["to_s"] - back_at) < 0.5
 
 
 async def test_hold_on_the_desk_phone_is_the_same_hold(
