@@ -51,6 +51,8 @@ from telephony.store.ivr import IvrStore
 log = structlog.get_logger("telephony.calls.ivr")
 
 CALLBACK_MAX_ATTEMPTS = 3
+# A caller who left a message is called back within the playbook's 10-15 minutes.
+VOICEMAIL_CALLBACK = timedelta(minutes=10)
 VOICEMAIL_PREFIX = "voicemail-"
 
 
@@ -104,8 +106,9 @@ class IvrCalls:
         self.inbound: HandOver | None = None
         self._runs: dict[str, IvrRun] = {}  # by caller channel
         self._by_resource: dict[str, IvrRun] = {}  # playbacks, recordings, external legs
-        # Callers handed to the agents, until they are bridged (see `_bridged`).
-        self._handed: set[str] = set()
+        # Callers handed to the agents, until they are bridged (see `_bridged`): call id
+        # -> caller channel.
+        self._handed: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
     # --- the hook CallService calls ----------------------------------------------
@@ -139,7 +142,7 @@ class IvrCalls:
 
     def on_event(self, event: Event) -> bool:
         """Route an event to its run; False: not about a caller in the IVR."""
-        if self._handed and isinstance(event, ChannelEnteredBridge | StasisEnd):
+        if self._handed and isinstance(event, ChannelEnteredBridge | StasisEnd | Dial):
             self._bridged(event)
             return False  # the call's own session needs these too
         if isinstance(event, ChannelDtmfReceived):
@@ -186,17 +189,24 @@ class IvrCalls:
                 return True
         return False
 
-    def _bridged(self, event: ChannelEnteredBridge | StasisEnd) -> None:
+    def _bridged(self, event: ChannelEnteredBridge | StasisEnd | Dial) -> None:
         """An answered caller handed to the agents hears ringback made by Asterisk
         in-band (ringing indicated on an answered channel plays the tone); that tone
-        generator keeps the caller's voice from the bridge, so it is stopped once the
-        caller is bridged with an agent."""
-        channel = event.channel
-        if channel is None or channel.id not in self._handed:
+        generator keeps the caller's voice from the bridge, so it is stopped when an
+        agent answers (before the bridge) and again once the caller is bridged."""
+        if isinstance(event, Dial):
+            call_id = event.peer.id.split("-agent-")[0]
+            if event.dialstatus.upper() == "ANSWER" and call_id in self._handed:
+                self._spawn(self._stop_ringing(self._handed[call_id]))
             return
-        self._handed.discard(channel.id)
-        if isinstance(event, ChannelEnteredBridge):
-            self._spawn(self._stop_ringing(channel.id))
+        channel = event.channel
+        if channel is None:
+            return
+        for call_id, caller in list(self._handed.items()):
+            if caller == channel.id:
+                del self._handed[call_id]
+                if isinstance(event, ChannelEnteredBridge):
+                    self._spawn(self._stop_ringing(caller))
 
     async def _stop_ringing(self, channel_id: str) -> None:
         try:
@@ -389,7 +399,7 @@ class IvrRun:
                 case m.ToAgents(group=group):
                     detail = {"group": group}
                     owner._release(self)  # the call's events go to its CallSession now
-                    owner._handed.add(self.channel.id)
+                    owner._handed[self.call_id] = self.channel.id
                     tags = record["tags"]
                     assert owner.inbound is not None
                     owner.inbound.hand_over(
@@ -474,7 +484,7 @@ class IvrRun:
             task = await self.owner._callbacks.create(
                 number=self.caller_number,
                 did=self.did,
-                due_at=self.owner._clock(),
+                due_at=self.owner._clock() + VOICEMAIL_CALLBACK,
                 max_attempts=CALLBACK_MAX_ATTEMPTS,
                 created_by="voicemail",
             )
