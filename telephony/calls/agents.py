@@ -63,6 +63,7 @@ class AgentPool:
         *,
         limit: int | None = 1,
         strategy: Strategy = "longest_idle",
+        prefer: str | None = None,
     ) -> list[AgentSlot]:
         candidates = [
             Candidate(s.agent_id, s.idle_since, s.priority)
@@ -76,6 +77,7 @@ class AgentPool:
             limit=limit,
             last_offered=self._last_offered,
             order=self._order,
+            prefer=prefer,
         )
         if chosen:
             self._last_offered = chosen[-1]

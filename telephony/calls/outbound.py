@@ -83,6 +83,7 @@ class OutboundSession:
                 attempts=self.task.attempts,
                 plan=self.plan,
                 now=self.calls.clock(),
+                owner=self.task.agent_id,
             )
             self.state = state
             log.info("outbound.start", number=self.task.number, cadence=self.plan.cadence)
@@ -351,9 +352,11 @@ class OutboundCalls:
                     app_args=f"{OUTBOUND_ARG},{session.call_id}",
                     variables={"CALLERID(num)": did, "CONNECTEDLINE(num)": did},
                 )
-            case m.ReserveAgents(exclude=exclude, limit=limit, strategy=strategy):
+            case m.ReserveAgents(exclude=exclude, limit=limit, strategy=strategy, prefer=prefer):
                 pool = self._presence.pool
-                slots = pool.reserve(session.call_id, exclude, limit=limit, strategy=strategy)
+                slots = pool.reserve(
+                    session.call_id, exclude, limit=limit, strategy=strategy, prefer=prefer
+                )
                 if not slots:
                     return m.NoAgentAvailable()
                 offers = (m.AgentOffer(agent_id=s.agent_id, endpoint=s.endpoint) for s in slots)

@@ -115,6 +115,7 @@ class ReserveAgents(Message):
     exclude: tuple[str, ...] = ()
     limit: int | None = 1
     strategy: Literal["longest_idle", "round_robin", "sequential", "ring_all"] = "longest_idle"
+    prefer: str | None = None  # this agent first when available (a promised callback's)
 
 
 class ReleaseAgent(Message):

@@ -163,6 +163,7 @@ class OutboundState:
     tried: tuple[str, ...] = ()
     bridged: bool = False
     settled: bool = False
+    owner: str | None = None  # the agent who promised this callback
 
 
 Result = tuple[OutboundState, list[OutboundCommand]]
@@ -187,7 +188,9 @@ class OutboundPolicy:
         attempts: int,
         plan: OutboundPlan,
         now: datetime,
+        owner: str | None = None,
     ) -> Result:
+        """`owner`: the agent whose promise this is, offered the call first."""
         channel = f"{call_id}-customer"
         state = OutboundState(
             call_id=call_id,
@@ -198,6 +201,7 @@ class OutboundPolicy:
             customer_channel=channel,
             plan=plan,
             started_at=now,
+            owner=owner,
         )
         return state, [
             DialCustomer(endpoint=customer_endpoint(number, self.trunk), channel_id=channel),
@@ -298,7 +302,9 @@ class OutboundPolicy:
     # --- the agent ------------------------------------------------------------------------
 
     def _ask(self, state: OutboundState, commands: list[OutboundCommand]) -> Result:
-        ask = m.ReserveAgents(exclude=state.tried, limit=1, strategy=state.plan.selection)
+        ask = m.ReserveAgents(
+            exclude=state.tried, limit=1, strategy=state.plan.selection, prefer=state.owner
+        )
         return state, [*commands, ask]
 
     def _reserved(self, state: OutboundState, event: OutboundEvent, now: datetime) -> Result:

@@ -25,12 +25,14 @@ def choose(
     limit: int | None = 1,
     last_offered: str | None = None,
     order: Sequence[str] = (),
+    prefer: str | None = None,
 ) -> list[str]:
     """Up to `limit` agents (None: all) from the available `candidates`, best first.
 
     longest_idle: idle the longest first. sequential: by priority, then id.
     round_robin: the configured `order`, starting after `last_offered`.
     ring_all: everyone (in configured order).
+    `prefer` (e.g. the agent who promised the callback) comes first when available.
     """
     skip = set(exclude)
     eligible = [c for c in candidates if c.agent_id not in skip]
@@ -44,4 +46,7 @@ def choose(
         size = max(len(order), 1)
         eligible.sort(key=lambda c: ((position.get(c.agent_id, size) - start) % size, c.agent_id))
     chosen = [c.agent_id for c in eligible]
+    if prefer in chosen:
+        chosen.remove(prefer)
+        chosen.insert(0, prefer)
     return chosen if limit is None else chosen[:limit]

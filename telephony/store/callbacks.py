@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telephony.store.models import Callback
+
+# The playbook: promise a callback in 10-15 minutes, and keep it. Later than this is a
+# promise broken (flagged on the supervisor's page).
+PROMISE_DUE = timedelta(minutes=15)
+PROMISE_GRACE = timedelta(minutes=2)
 
 
 def _utc_now() -> datetime:
@@ -39,6 +44,17 @@ class CallbackRecord:
     agent_id: str | None
     created_at: datetime
     updated_at: datetime
+    promise: bool = False
+    note: str | None = None
+    call_id: str | None = None
+
+    def late(self, now: datetime) -> bool:
+        """A promise not kept: still not done a grace period after it was due."""
+        return (
+            self.promise
+            and self.status in ("pending", "calling")
+            and now > (self.due_at + PROMISE_GRACE)
+        )
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -57,6 +73,9 @@ class CallbackRecord:
             "agent_id": self.agent_id,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
+            "promise": self.promise,
+            "note": self.note,
+            "call_id": self.call_id,
         }
 
 
@@ -77,6 +96,9 @@ def _record(row: Any) -> CallbackRecord:
         agent_id=row.agent_id,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        promise=bool(row.promise),
+        note=row.note,
+        call_id=row.call_id,
     )
 
 
@@ -94,9 +116,15 @@ class CallbackStore:
         max_attempts: int,
         created_by: str,
         agent_id: str | None = None,
+        promise: bool = False,
+        note: str | None = None,
+        call_id: str | None = None,
     ) -> CallbackRecord:
         now = self._now()
         values = {
+            "promise": promise,
+            "note": note,
+            "call_id": call_id,
             "number": number,
             "did": did,
             "due_at": due_at,

@@ -19,6 +19,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -251,6 +252,10 @@ class Callback(Base):
     agent_id: Mapped[str | None] = mapped_column(String(32))  # whose callback it is
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # A promise made to the caller on a call ("I'll call you back in 15 minutes").
+    promise: Mapped[bool] = mapped_column(Boolean, server_default=false())
+    note: Mapped[str | None] = mapped_column(String(500))
+    call_id: Mapped[str | None] = mapped_column(String(64))  # the call it was promised on
 
 
 RECORDING_STATUSES = ("recording", "complete", "missing", "short", "silent", "failed", "purged")
@@ -426,3 +431,76 @@ class IvrRun(Base):
     # {"group"}, {"callback_id", "number"}, {"recording"}, {"number"}...
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
     alarms: Mapped[list[str]] = mapped_column(JSON)
+
+
+# Statistics (issue 8): the figures read the calls in one period through this index,
+# without touching the table (measured in bench/dashboard_queries.py).
+Index(
+    "ix_calls_stats",
+    Call.arrived_at,
+    Call.did,
+    Call.agent_id,
+    Call.ended_at,
+    Call.answered_at,
+    Call.outcome,
+    Call.answered_ring,
+    Call.max_rings,
+    Call.abandoned_ring,
+    Call.system_answered_at,
+)
+
+
+class AdSpend(Base):
+    """What a source (a DID) cost in advertising in one month, entered by an admin."""
+
+    __tablename__ = "ad_spend"
+    __table_args__ = (
+        CheckConstraint("amount_cents >= 0", name="amount"),
+        Index("ix_ad_spend_did_month", "did", "month", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    did: Mapped[str] = mapped_column(String(80))
+    month: Mapped[str] = mapped_column(String(7))  # YYYY-MM
+    amount_cents: Mapped[int] = mapped_column(Integer)
+    currency: Mapped[str] = mapped_column(String(3))
+    who: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class GradingForm(Base):
+    """One version of the QA form: yes/no questions; the newest version is in force."""
+
+    __tablename__ = "grading_forms"
+    __table_args__ = (Index("ix_grading_forms_version", "version", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    version: Mapped[int] = mapped_column(Integer)
+    # [{"id": "greeted", "text": "...", "group": "..."}] in order
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    who: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Grade(Base):
+    """A supervisor's grade of one call; a change is a new revision, never an edit."""
+
+    __tablename__ = "grades"
+    __table_args__ = (
+        Index("ix_grades_call_id_revision", "call_id", "revision", unique=True),
+        Index("ix_grades_agent_id_at", "agent_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(String(64))
+    revision: Mapped[int] = mapped_column(Integer)
+    form_version: Mapped[int] = mapped_column(Integer)
+    agent_id: Mapped[str | None] = mapped_column(String(32))
+    answers: Mapped[dict[str, Any]] = mapped_column(JSON)  # question id -> true / false
+    yes: Mapped[int] = mapped_column(Integer)
+    asked: Mapped[int] = mapped_column(Integer)
+    mystery: Mapped[bool] = mapped_column(Boolean)  # a mystery-shopper test call
+    scenario: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(String(1000))
+    who: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())

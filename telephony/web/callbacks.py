@@ -1,14 +1,18 @@
 """Callback tasks over HTTP: agents, supervisors and admins create them; each sees theirs.
 
-`POST /api/callbacks` {"number", "did", "due_at"?}: the number is normalised to E.164
-(a bad one is refused), the DID must be a DID name, `due_at` an ISO 8601 time (without
-a zone: UTC; left out: now). A refusal is 400 naming the field. `GET /api/callbacks`:
-supervisors and admins see every task, an agent the tasks they created or that are
-theirs.
+`POST /api/callbacks` {"number", "did", "due_at"?, "promise"?, "note"?, "call_id"?}: the
+number is normalised to E.164 (a bad one is refused), the DID must be a DID name,
+`due_at` an ISO 8601 time (without a zone: UTC; left out: now, or in 15 minutes for a
+promise). A promise ("I'll call you back in 15 minutes", made on a call) belongs to
+the agent who made it; one not done 2 minutes after it was due is flagged `late`.
+A refusal is 400 naming the field. `GET /api/callbacks`: supervisors and admins see
+every task, an agent the tasks they created or that are theirs.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -17,7 +21,7 @@ from aiohttp import web
 from telephony.calls.policies import LivePolicies
 from telephony.numbers import normalise_number
 from telephony.rings.policy import DID_PATTERN
-from telephony.store.callbacks import CallbackStore
+from telephony.store.callbacks import PROMISE_DUE, CallbackStore
 from telephony.web.access import current_session, requires
 from telephony.web.bodies import BadBody, json_object
 
@@ -26,7 +30,9 @@ _POLICIES_KEY = web.AppKey("callback_policies", LivePolicies)
 _REGION_KEY = web.AppKey("callback_region", str)
 _CLOCK_KEY: web.AppKey[Callable[[], datetime]] = web.AppKey("callback_clock")
 _MAX_BODY = 4096
-_FIELDS = frozenset({"number", "did", "due_at"})
+_FIELDS = frozenset({"number", "did", "due_at", "promise", "note", "call_id"})
+_MAX_NOTE = 500
+_CALL_ID = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 def add_callback_routes(
@@ -53,7 +59,8 @@ async def list_callbacks(request: web.Request) -> web.Response:
         tasks = await store.list_tasks(agent_id=session.agent_id, created_by=session.username)
     else:
         tasks = await store.list_tasks()
-    return web.json_response({"callbacks": [t.as_json() for t in tasks]})
+    now = request.app[_CLOCK_KEY]()
+    return web.json_response({"callbacks": [{**t.as_json(), "late": t.late(now)} for t in tasks]})
 
 
 @requires("agent", "supervisor", "admin")
@@ -68,7 +75,14 @@ async def create_callback(request: web.Request) -> web.Response:
         return bad.response
     unknown = sorted(set(body) - _FIELDS)
     if unknown:
-        return _error(400, f"{unknown[0]}: unknown field; accepted: number, did, due_at")
+        return _error(400, f"{unknown[0]}: unknown field; accepted: {', '.join(sorted(_FIELDS))}")
+    promise, note, call_id = body.get("promise", False), body.get("note"), body.get("call_id")
+    if not isinstance(promise, bool):
+        return _error(400, f"promise = {_show(promise)}: must be true or false")
+    if note is not None and not (isinstance(note, str) and _text(note, _MAX_NOTE)):
+        return _error(400, f"note: must be text of at most {_MAX_NOTE} printable characters")
+    if call_id is not None and not (isinstance(call_id, str) and _CALL_ID.fullmatch(call_id)):
+        return _error(400, f"call_id = {_show(call_id)}: must be a call id")
     number_raw, did, due_raw = body.get("number"), body.get("did"), body.get("due_at")
     number = (
         normalise_number(number_raw, request.app[_REGION_KEY])
@@ -81,7 +95,7 @@ async def create_callback(request: web.Request) -> web.Response:
         return _error(400, f"did = {_show(did)}: must be a DID (1..64 of digits, letters, +*#_.-)")
     now = request.app[_CLOCK_KEY]()
     if due_raw is None:
-        due_at = now
+        due_at = now + PROMISE_DUE if promise else now
     else:
         parsed = _when(due_raw)
         if parsed is None:
@@ -98,8 +112,17 @@ async def create_callback(request: web.Request) -> web.Response:
         max_attempts=policy.outbound_max_attempts,
         created_by=session.username,
         agent_id=session.agent_id if session.role == "agent" else None,
+        promise=promise,
+        note=note.strip() if note else None,
+        call_id=call_id,
     )
-    return web.json_response(task.as_json(), status=201)
+    return web.json_response({**task.as_json(), "late": False}, status=201)
+
+
+def _text(value: str, limit: int) -> bool:
+    return len(value) <= limit and all(
+        unicodedata.category(ch)[0] != "C" or ch in "\n\t" for ch in value
+    )
 
 
 def _when(value: object) -> datetime | None:

@@ -279,3 +279,19 @@ def test_events_after_the_end_change_nothing_and_unexpected_ones_raise() -> None
     assert policy.decide(ended, CustomerAnswered(), T0) == (ended, [])
     with pytest.raises(OutboundPolicyError):
         policy.decide(state, m.AgentAnswered(channel_id="x"), T0)
+
+
+def test_a_promised_callback_is_offered_to_the_agent_who_promised_it_first() -> None:
+    policy = OutboundPolicy()
+    state, _ = policy.start(
+        call_id="cb1",
+        task_id=7,
+        number="+905551112233",
+        attempts=0,
+        plan=PLAN,
+        now=T0,
+        owner="ayse",
+    )
+    state, _ = policy.decide(state, CustomerRinging(), T0 + timedelta(seconds=1))
+    _, commands = policy.decide(state, CustomerAnswered(), T0 + timedelta(seconds=3))
+    assert commands[-1] == m.ReserveAgents(exclude=(), limit=1, prefer="ayse")

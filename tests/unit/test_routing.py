@@ -40,3 +40,11 @@ def test_ring_all_takes_everyone_not_excluded() -> None:
 def test_nobody_left() -> None:
     assert choose([], strategy="longest_idle") == []
     assert choose(AGENTS, strategy="longest_idle", exclude=["a", "b", "c"]) == []
+
+
+def test_a_preferred_agent_comes_first_when_available() -> None:
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    candidates = [Candidate("a", now, 1), Candidate("b", now, 2)]
+    assert choose(candidates, strategy="sequential", prefer="b") == ["b"]
+    assert choose(candidates, strategy="sequential", prefer="gone") == ["a"]
+    assert choose(candidates, strategy="sequential", prefer="b", exclude=("b",)) == ["a"]

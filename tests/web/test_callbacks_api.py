@@ -88,6 +88,11 @@ async def test_due_at_is_kept_and_a_naive_time_is_utc(logged_in: LoggedIn) -> No
         ({"number": "+905551112233", "did": "2000", "due_at": "tomorrow"}, "due_at"),
         ({"number": "+905551112233", "did": "2000", "due_at": 5}, "due_at"),
         ({"number": "+905551112233", "did": "2000", "agent": "x"}, "agent"),
+        ({"number": "+905551112233", "did": "2000", "promise": "yes"}, "promise"),
+        ({"number": "+905551112233", "did": "2000", "note": "x" * 501}, "note"),
+        ({"number": "+905551112233", "did": "2000", "note": "a\u0000b"}, "note"),
+        ({"number": "+905551112233", "did": "2000", "note": 5}, "note"),
+        ({"number": "+905551112233", "did": "2000", "call_id": "../x"}, "call_id"),
     ],
 )
 async def test_bad_input_is_400_naming_the_field(
@@ -135,3 +140,26 @@ async def test_agents_see_theirs_supervisors_and_admins_see_all(logged_in: Logge
     for client in (boss, sue):
         every = (await (await client.get("/api/callbacks")).json())["callbacks"]
         assert [c["number"] for c in every] == ["+905551112244", "+905551112233"]
+
+
+async def test_a_promise_is_due_in_15_minutes_with_its_note_and_flagged_when_broken(
+    logged_in: LoggedIn,
+) -> None:
+    client, csrf = await logged_in("alice", "agent", "alice")
+    promise = {
+        "number": "+905551112233",
+        "did": "2000",
+        "promise": True,
+        "note": "<b>price</b> for 3 rooms",
+        "call_id": "20261127090000-abcd1234",
+    }
+    status, body = await create(client, csrf, promise)
+    assert status == 201, body
+    assert body["due_at"] == (NOW + timedelta(minutes=15)).isoformat()
+    assert (body["promise"], body["note"], body["agent_id"]) == (True, promise["note"], "alice")
+    assert body["late"] is False
+    overdue = {**promise, "due_at": (NOW - timedelta(minutes=3)).isoformat()}
+    status, _ = await create(client, csrf, overdue)
+    assert status == 201
+    listed = (await (await client.get("/api/callbacks")).json())["callbacks"]
+    assert [c["late"] for c in listed] == [True, False]  # newest first
