@@ -65,6 +65,9 @@ _ACCEPTED: dict[str, str] = {
     "recording_retention_days": "must be an integer number of days 1..36500",
     "recording_retention_by_did": "must be a table of DID = days (1..36500)",
     "recording_retention_by_did.*": "must be an integer number of days 1..36500",
+    "recording_channels": "must be 1 (mixed mono) or 2 (caller left, agent right)",
+    "recording_channels_by_did": "must be a table of DID = 1 or 2",
+    "recording_channels_by_did.*": "must be 1 (mixed mono) or 2 (caller left, agent right)",
     "agents": "must be a list of agents, each with id, name and endpoint",
     "agents.*": "must be a table with id, name and endpoint only",
     "agents.*.id": "must be a slug: lowercase letters, digits, '_' or '-', 1..32 chars",
@@ -137,6 +140,9 @@ class Settings(BaseSettings):
     recording_retention_by_did: dict[str, Annotated[int, Field(ge=1, le=36500)]] = Field(
         default_factory=dict
     )
+    # Mixed mono by default; two channels (caller left, agent right) for QA, per DID.
+    recording_channels: Literal[1, 2] = 1
+    recording_channels_by_did: dict[str, Literal[1, 2]] = Field(default_factory=dict)
     agents: list[AgentConfig] = Field(default_factory=list)
     # Web sessions (see telephony.auth): logged out after this long without a request,
     # and after this long in any case.
@@ -151,6 +157,9 @@ class Settings(BaseSettings):
 
     def retention_days(self, did: str) -> int:
         return self.recording_retention_by_did.get(did, self.recording_retention_days)
+
+    def recording_channels_for(self, did: str) -> int:
+        return self.recording_channels_by_did.get(did, self.recording_channels)
 
     @field_validator("ari_url")
     @classmethod

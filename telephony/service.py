@@ -109,6 +109,7 @@ class Runtime:
             app=s.ari_app,
             clock=utc_now,
             retention_days=s.retention_days,
+            channels=s.recording_channels_for,
         )
         self._check_recording_root()
         limits = Limits(

@@ -29,7 +29,7 @@ log = structlog.get_logger("telephony.calls")
 class Recorder(Protocol):
     """Starts a call's recording (telephony.recording.keeper.RecordingKeeper)."""
 
-    async def start(self, call_id: str, caller_channel: str) -> None: ...
+    async def start(self, call_id: str, caller_channel: str, did: str = "") -> None: ...
 
 
 _HANGUP_REASONS = {
@@ -151,7 +151,7 @@ class CommandExecutor:
                 await self._store_hold(session, command)
             case m.StartRecording(channel_id=channel, name=name):
                 if self._recorder is not None:
-                    await self._recorder.start(name, channel)
+                    await self._recorder.start(name, channel, session.did)
             case m.DestroyBridge(bridge_id=bridge):
                 await rest.destroy_bridge(bridge)
             case m.ReturnToDialplan(channel_id=channel, label=label):

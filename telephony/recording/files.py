@@ -88,3 +88,33 @@ def verdict(analysis: Analysis | None, expected_s: float | None) -> tuple[str, s
     if analysis.silent:
         return "silent", f"loudest second RMS {analysis.loudest_rms:.0f}"
     return "complete", f"{analysis.duration_s:.1f} s"
+
+
+def stereo_wav(left: bytes, right: bytes) -> bytes:
+    """Two mono 16-bit wavs as one stereo wav (the shorter padded with silence)."""
+    sides = []
+    for data in (left, right):
+        try:
+            with wave.open(io.BytesIO(data), "rb") as wav:
+                if wav.getsampwidth() != 2 or wav.getnchannels() != 1:
+                    raise ValueError(f"expected 16-bit mono, got {wav.getparams()}")
+                rate = wav.getframerate()
+                samples = array("h")
+                samples.frombytes(wav.readframes(wav.getnframes()))
+        except (wave.Error, EOFError) as error:
+            raise ValueError(f"not a readable wav file: {error}") from error
+        sides.append((rate, samples))
+    (rate, first), (other_rate, second) = sides
+    if rate != other_rate:
+        raise ValueError(f"the two sides differ in rate: {rate} and {other_rate} Hz")
+    length = max(len(first), len(second))
+    both = array("h", bytes(4 * length))
+    both[0 : 2 * len(first) : 2] = first
+    both[1 : 2 * len(second) : 2] = second
+    out = io.BytesIO()
+    with wave.open(out, "wb") as wav:
+        wav.setnchannels(2)
+        wav.setsampwidth(2)
+        wav.setframerate(rate)
+        wav.writeframes(both.tobytes())
+    return out.getvalue()

@@ -21,6 +21,7 @@ import asyncio
 import contextlib
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,12 +31,37 @@ import structlog
 from telephony.alarms import Alarms
 from telephony.ari import AriError, AriRest, Conflict, NotFound
 from telephony.ari.stasis import until_in_stasis
-from telephony.recording.files import Analysis, analyse_wav, inside, relative_path, verdict
+from telephony.recording.files import (
+    Analysis,
+    analyse_wav,
+    inside,
+    relative_path,
+    stereo_wav,
+    verdict,
+)
 from telephony.store.recordings import RecordingRecord, RecordingStore
 
 log = structlog.get_logger("telephony.recording")
 
 SNOOP_SUFFIX = "-rec"
+# Two-channel recordings (for QA): the caller's voice left, what the caller hears right.
+LEFT, RIGHT = "-caller", "-agent"
+
+
+@dataclass(frozen=True)
+class Part:
+    snoop: str  # the snoop channel's id
+    spy: str  # what it hears: both (mixed), in (the caller's voice), out (what they hear)
+    name: str  # Asterisk's recording name
+
+
+def parts(call_id: str, channels: int) -> list[Part]:
+    if channels == 2:
+        return [
+            Part(f"{call_id}{SNOOP_SUFFIX}", "in", f"{call_id}{LEFT}"),
+            Part(f"{call_id}{SNOOP_SUFFIX}{RIGHT}", "out", f"{call_id}{RIGHT}"),
+        ]
+    return [Part(f"{call_id}{SNOOP_SUFFIX}", "both", call_id)]
 
 
 def snoop_id(call_id: str) -> str:
@@ -43,7 +69,15 @@ def snoop_id(call_id: str) -> str:
 
 
 def is_recording_channel(channel_id: str) -> bool:
-    return channel_id.endswith(SNOOP_SUFFIX)
+    return channel_id.endswith((SNOOP_SUFFIX, f"{SNOOP_SUFFIX}{RIGHT}"))
+
+
+def call_of(name: str) -> str:
+    """The call a recording name belongs to (a two-channel part's suffix removed)."""
+    for suffix in (LEFT, RIGHT):
+        if name.endswith(suffix):
+            return name[: -len(suffix)]
+    return name
 
 
 class RecordingKeeper:
@@ -58,6 +92,7 @@ class RecordingKeeper:
         clock: Callable[[], datetime],
         fmt: str = "wav",
         retention_days: Callable[[str], int] = lambda did: 365,
+        channels: Callable[[str], int] = lambda did: 1,
         fetch_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0),
     ) -> None:
         self._rest = rest
@@ -68,6 +103,7 @@ class RecordingKeeper:
         self._clock = clock
         self._format = fmt
         self._retention_days = retention_days
+        self._channels = channels
         self._fetch_delays = fetch_delays
         self._checks: dict[str, asyncio.Task[None]] = {}
         # Calls whose hangup nobody saw (they ended while the service was down).
@@ -75,25 +111,13 @@ class RecordingKeeper:
 
     # --- during the call ------------------------------------------------------------
 
-    async def start(self, call_id: str, caller_channel: str) -> None:
+    async def start(self, call_id: str, caller_channel: str, did: str = "") -> None:
         """Record what the caller says and hears from now on; safe to repeat."""
-        await self._store.started(call_id, call_id, self._format, 1, self._clock())
-        snoop = snoop_id(call_id)
+        channels = self._channels(did)
+        record = await self._store.started(call_id, call_id, self._format, channels, self._clock())
         try:
-            with contextlib.suppress(Conflict):  # an earlier try made it
-                await self._rest.snoop(
-                    caller_channel,
-                    app=self._app,
-                    spy="both",
-                    app_args=f"recording,{call_id}",
-                    snoop_id=snoop,
-                )
-            with contextlib.suppress(Conflict):  # already recording
-                await until_in_stasis(
-                    lambda: self._rest.record_channel(
-                        snoop, call_id, format=self._format, if_exists="fail"
-                    )
-                )
+            for part in parts(call_id, record.channels):
+                await self._start_part(part, call_id, caller_channel)
         except NotFound:
             await self._store.forget(call_id)  # the caller is gone: nothing to record
             raise
@@ -101,20 +125,42 @@ class RecordingKeeper:
             # The call goes on; the recording is marked and people are told at once.
             await self._failed(call_id, f"could not start: {error}")
 
+    async def _start_part(self, part: Part, call_id: str, caller_channel: str) -> None:
+        with contextlib.suppress(Conflict):  # an earlier try made it
+            await self._rest.snoop(
+                caller_channel,
+                app=self._app,
+                spy=part.spy,
+                app_args=f"recording,{call_id}",
+                snoop_id=part.snoop,
+            )
+        with contextlib.suppress(Conflict):  # already recording
+            await until_in_stasis(
+                lambda: self._rest.record_channel(
+                    part.snoop, part.name, format=self._format, if_exists="fail"
+                )
+            )
+
     async def mute(self, call_id: str) -> None:
-        await self._rest.mute_recording(call_id)
+        for part in await self._parts(call_id):
+            await self._rest.mute_recording(part.name)
 
     async def unmute(self, call_id: str) -> None:
-        await self._rest.unmute_recording(call_id)
+        for part in await self._parts(call_id):
+            await self._rest.unmute_recording(part.name)
+
+    async def _parts(self, call_id: str) -> list[Part]:
+        record = await self._store.get(call_id)
+        return parts(call_id, record.channels if record else 1)
 
     # --- events -----------------------------------------------------------------------
 
     def finished(self, name: str) -> None:
         """Asterisk closed the file (the caller hung up): check it, off the call path."""
-        self._check_soon(name)
+        self._check_soon(call_of(name))
 
     async def failed(self, name: str, cause: str) -> None:
-        await self._failed(name, f"Asterisk: {cause or 'recording failed'}")
+        await self._failed(call_of(name), f"Asterisk: {cause or 'recording failed'}")
 
     async def _failed(self, call_id: str, why: str) -> None:
         self._alarms.raise_alarm("recording_failed", why, call_id=call_id)
@@ -138,7 +184,7 @@ class RecordingKeeper:
         record = await self._store.get(call_id)
         if record is None or record.status != "recording":
             return
-        data = await self._fetch(record.name)
+        data = await self._fetch_all(record)
         facts = await self._call_end(call_id)
         unseen = call_id in self._end_unseen
         ended_at = None if unseen else facts.get("ended_at")
@@ -184,8 +230,9 @@ class RecordingKeeper:
         if status != "complete":
             self._alarms.raise_alarm(f"recording_{status}", detail, call_id=call_id)
         if "path" in values:  # kept and checked: Asterisk's copy can go
-            with contextlib.suppress(AriError):
-                await self._rest.delete_stored_recording(record.name)
+            for part in parts(call_id, record.channels):
+                with contextlib.suppress(AriError):
+                    await self._rest.delete_stored_recording(part.name)
 
     async def _call_end(self, call_id: str) -> dict[str, Any]:
         """The call's row, once its end is stored (written just behind the hangup)."""
@@ -196,6 +243,19 @@ class RecordingKeeper:
                 return facts
             await asyncio.sleep(delay)
         return facts or {}
+
+    async def _fetch_all(self, record: RecordingRecord) -> bytes | None:
+        """The call's file: one mono recording, or two parts made one stereo file."""
+        found = [await self._fetch(p.name) for p in parts(record.call_id, record.channels)]
+        if any(data is None for data in found):
+            return None
+        if len(found) == 1:
+            return found[0]
+        try:
+            return await asyncio.to_thread(stereo_wav, found[0] or b"", found[1] or b"")
+        except ValueError as error:
+            log.error("recording.merge_failed", call_id=record.call_id, error=str(error))
+            return None
 
     async def _fetch(self, name: str) -> bytes | None:
         """Asterisk renames the file into place just after RecordingFinished: retry."""

@@ -11,6 +11,8 @@ import os
 import signal
 import sys
 import time
+import wave
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +22,7 @@ from playwright.async_api import expect
 from telephony.auth import ensure_user
 from telephony.recording.files import analyse_wav
 from telephony.sandbox.pair import Sandbox
-from telephony.world.audio import duration_s, read_samples, tones_heard
+from telephony.world.audio import duration_s, read_samples, tone_share, tones_heard
 from telephony.world.controller import PhoneBehaviour, World
 
 from ..browser import Seen, open_page
@@ -304,3 +306,25 @@ async def test_a_call_that_ended_while_the_service_was_down_is_checked_at_start_
     assert call is not None and call.outcome == "answered" and call.ended_at is not None
     assert call.answered_at is not None
     assert (call.ended_at - call.answered_at).total_seconds() < talk + 2.0
+
+
+async def test_a_two_channel_did_records_the_caller_left_and_the_agent_right(
+    world: World, start_service: StartService
+) -> None:
+    service = await start_service(recording_channels_by_did={DID: 2})
+    talk = await talk_and_hang_up(world, 3.0, "+905551230009")
+    call = await service.ended_call(number="+905551230009")
+    kept = await service.checked_recording(call.id)
+    assert kept.status == "complete" and kept.channels == 2, kept.detail
+    path = service.recording_file(kept)
+    left, right = stereo_sides(path)
+    assert abs(len(left) / 8000 - talk) < 1.0
+    assert tone_share(left, 8000, CALLER_TONE) > 0.5 and tone_share(left, 8000, AGENT_TONE) < 0.05
+    assert tone_share(right, 8000, AGENT_TONE) > 0.5 and tone_share(right, 8000, CALLER_TONE) < 0.05
+
+
+def stereo_sides(path: Path) -> tuple[list[int], list[int]]:
+    with wave.open(str(path), "rb") as wav:
+        assert wav.getnchannels() == 2 and wav.getframerate() == 8000
+        frames = array("h", wav.readframes(wav.getnframes()))
+    return list(frames[0::2]), list(frames[1::2])

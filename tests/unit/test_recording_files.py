@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from telephony.recording.files import analyse_wav, inside, relative_path, verdict
+from telephony.recording.files import analyse_wav, inside, relative_path, stereo_wav, verdict
 
 
 def wav(seconds: float, hz: float | None = 440.0, rate: int = 8000, channels: int = 1) -> bytes:
@@ -84,3 +84,18 @@ def test_nothing_leaves_the_root(tmp_path: Path, name: str) -> None:
 
 def test_a_name_under_the_root_is_found(tmp_path: Path) -> None:
     assert inside(tmp_path, "2026/11/27/c1.wav") == (tmp_path / "2026/11/27/c1.wav").resolve()
+
+
+def test_two_mono_sides_make_one_stereo_file_padded_to_the_longer() -> None:
+    data = stereo_wav(wav(2.0, hz=440), wav(1.5, hz=1000))
+    with wave.open(io.BytesIO(data), "rb") as out:
+        assert (out.getnchannels(), out.getframerate()) == (2, 8000)
+        assert out.getnframes() == 16000
+    assert analyse_wav(data).duration_s == pytest.approx(2.0)
+
+
+def test_sides_that_do_not_match_are_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="rate"):
+        stereo_wav(wav(1.0, rate=8000), wav(1.0, rate=16000))
+    with pytest.raises(ValueError, match="mono"):
+        stereo_wav(wav(1.0, channels=2), wav(1.0))
