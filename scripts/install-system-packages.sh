@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the project needs: debootstrap (the Asterisk 22 root), Chromium
-# (browser tests) and espeak-ng (IVR prompts spoken from text, Turkish and English).
+# (browser tests), espeak-ng (IVR prompts spoken from text, Turkish and English) and
+# opus-tools (recordings kept as Opus when configured).
 # Installs only what is missing; needs root.
 set -euo pipefail
 needed=()
-for pkg in debootstrap chromium python3-venv espeak-ng; do
+for pkg in debootstrap chromium python3-venv espeak-ng opus-tools; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || needed+=("$pkg")
 done
 if [ ${#needed[@]} -eq 0 ]; then

@@ -66,6 +66,7 @@ _ACCEPTED: dict[str, str] = {
     "recording_retention_by_did": "must be a table of DID = days (1..36500)",
     "recording_retention_by_did.*": "must be an integer number of days 1..36500",
     "recording_channels": "must be 1 (mixed mono) or 2 (caller left, agent right)",
+    "recording_format": "must be wav or opus (opus needs opusenc, Debian's opus-tools)",
     "recording_channels_by_did": "must be a table of DID = 1 or 2",
     "recording_channels_by_did.*": "must be 1 (mixed mono) or 2 (caller left, agent right)",
     "agents": "must be a list of agents, each with id, name and endpoint",
@@ -142,6 +143,8 @@ class Settings(BaseSettings):
     )
     # Mixed mono by default; two channels (caller left, agent right) for QA, per DID.
     recording_channels: Literal[1, 2] = 1
+    # Kept as recorded (wav), or compressed to Opus after the check (~10x smaller).
+    recording_format: Literal["wav", "opus"] = "wav"
     recording_channels_by_did: dict[str, Literal[1, 2]] = Field(default_factory=dict)
     agents: list[AgentConfig] = Field(default_factory=list)
     # Web sessions (see telephony.auth): logged out after this long without a request,

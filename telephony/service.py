@@ -110,6 +110,7 @@ class Runtime:
             clock=utc_now,
             retention_days=s.retention_days,
             channels=s.recording_channels_for,
+            keep_format=s.recording_format,
         )
         self._check_recording_root()
         limits = Limits(

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,6 +94,7 @@ class RecordingKeeper:
         fmt: str = "wav",
         retention_days: Callable[[str], int] = lambda did: 365,
         channels: Callable[[str], int] = lambda did: 1,
+        keep_format: str = "wav",
         fetch_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0),
     ) -> None:
         self._rest = rest
@@ -104,6 +106,7 @@ class RecordingKeeper:
         self._format = fmt
         self._retention_days = retention_days
         self._channels = channels
+        self._keep_format = keep_format  # wav, or opus (transcoded after the check)
         self._fetch_delays = fetch_delays
         self._checks: dict[str, asyncio.Task[None]] = {}
         # Calls whose hangup nobody saw (they ended while the service was down).
@@ -206,9 +209,10 @@ class RecordingKeeper:
             + timedelta(days=self._retention_days(str(facts.get("did") or ""))),
         }
         if analysis is not None and data is not None:
-            path = relative_path(call_id, record.started_at, record.format)
+            kept, fmt = await self._compressed(call_id, data)
+            path = relative_path(call_id, record.started_at, fmt)
             try:
-                await asyncio.to_thread(self._write, path, data)
+                await asyncio.to_thread(self._write, path, kept)
             except OSError as error:
                 status, detail = "failed", f"cannot keep the file: {error.strerror or error}"
                 values.update(status=status, detail=detail[:255])
@@ -219,9 +223,10 @@ class RecordingKeeper:
                     await self._store.correct_call_end(call_id, ended_at)
                 values.update(
                     path=path,
+                    format=fmt,
                     duration_s=round(analysis.duration_s, 2),
-                    size_bytes=analysis.size_bytes,
-                    sha256=analysis.sha256,
+                    size_bytes=len(kept),
+                    sha256=hashlib.sha256(kept).hexdigest(),  # of the file as kept
                     channels=analysis.channels,
                 )
         await self._store.update(call_id, **values)
@@ -233,6 +238,32 @@ class RecordingKeeper:
             for part in parts(call_id, record.channels):
                 with contextlib.suppress(AriError):
                     await self._rest.delete_stored_recording(part.name)
+
+    async def _compressed(self, call_id: str, wav: bytes) -> tuple[bytes, str]:
+        """The file to keep: the checked wav, or Opus when configured (after the call,
+        never on its path). If the encoder fails the wav is kept: nothing is lost."""
+        if self._keep_format != "opus":
+            return wav, "wav"
+        try:
+            encoder = await asyncio.create_subprocess_exec(
+                "opusenc",
+                "--quiet",
+                "--bitrate",
+                "24",
+                "-",
+                "-",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            opus, errors = await encoder.communicate(wav)
+        except OSError as error:
+            log.warning("recording.opus_unavailable", call_id=call_id, error=str(error))
+            return wav, "wav"
+        if encoder.returncode != 0 or not opus:
+            log.warning("recording.opus_failed", call_id=call_id, error=errors.decode()[:200])
+            return wav, "wav"
+        return opus, "opus"
 
     async def _call_end(self, call_id: str) -> dict[str, Any]:
         """The call's row, once its end is stored (written just behind the hangup)."""

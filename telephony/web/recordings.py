@@ -100,7 +100,7 @@ async def recording_audio(request: web.Request) -> web.StreamResponse:
         who = current_session(request).username
         await access.store.audit(record.call_id, who, "download" if download else "play")
     response = web.FileResponse(target, headers={hdrs.CACHE_CONTROL: "private, no-store"})
-    response.content_type = "audio/wav"
+    response.content_type = "audio/ogg" if record.format == "opus" else "audio/wav"
     if download:
         response.headers[hdrs.CONTENT_DISPOSITION] = (
             f'attachment; filename="{record.call_id}.{record.format}"'

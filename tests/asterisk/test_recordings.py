@@ -328,3 +328,22 @@ def stereo_sides(path: Path) -> tuple[list[int], list[int]]:
         assert wav.getnchannels() == 2 and wav.getframerate() == 8000
         frames = array("h", wav.readframes(wav.getnframes()))
     return list(frames[0::2]), list(frames[1::2])
+
+
+async def test_opus_is_kept_when_configured_after_the_wav_was_checked(
+    world: World, start_service: StartService
+) -> None:
+    service = await start_service(recording_format="opus")
+    talk = await talk_and_hang_up(world, 3.0, "+905551230010")
+    call = await service.ended_call(number="+905551230010")
+    kept = await service.checked_recording(call.id)
+    assert kept.status == "complete" and kept.format == "opus", kept.detail
+    path = service.recording_file(kept)
+    assert path.suffix == ".opus" and path.read_bytes()[:4] == b"OggS"
+    assert kept.duration_s is not None and abs(kept.duration_s - talk) < 1.0
+    assert kept.size_bytes is not None and kept.size_bytes < 16_000 * talk / 2  # wav: 16 kB/s
+    async with (
+        logged_in(service, "admin") as (http, _),
+        http.get(f"{service.url}{kept.as_json()['audio_url']}") as response,
+    ):
+        assert response.status == 200 and response.content_type == "audio/ogg"
