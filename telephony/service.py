@@ -44,6 +44,7 @@ from telephony.web.app import AGENT_UI_DIR, create_web_app
 from telephony.web.callbacks import add_callback_routes
 from telephony.web.hold import HoldControls, add_hold_routes
 from telephony.web.recordings import RecordingsAccess, add_recording_routes
+from telephony.web.stats import add_stats_routes
 
 log = structlog.get_logger("telephony.service")
 
@@ -259,6 +260,9 @@ def build_app(settings: Settings) -> web.Application:
     add_ivr_routes(app, ivr=runtime.ivr, page=AGENT_UI_DIR / "admin_ivr.html")
     add_recording_routes(app, runtime.recordings_access())
     add_hold_routes(app, runtime.hold_controls())
+    add_stats_routes(
+        app, engine=runtime.engine, audit=runtime.audit, page=AGENT_UI_DIR / "stats.html"
+    )
     app[RUNTIME_KEY] = runtime
     app.cleanup_ctx.append(runtime.lifecycle)
     return app
