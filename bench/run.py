@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import history_lookup, ring_deadline, screen_pop
+from bench import dashboard_queries, history_lookup, ring_deadline, screen_pop
 from bench.harness import REPO, BenchError
 from bench.results import BenchResult, describe, machine, table, write
 from telephony.ari import AriError
@@ -56,6 +56,9 @@ BENCHMARKS = [
     Benchmark(ring_deadline.NAME, ring_deadline.COLUMNS, _ring_deadline),
     Benchmark(history_lookup.NAME, history_lookup.COLUMNS, _history_lookup),
     Benchmark(screen_pop.NAME, screen_pop.COLUMNS, lambda args: screen_pop.run()),
+    Benchmark(
+        dashboard_queries.NAME, dashboard_queries.COLUMNS, lambda args: dashboard_queries.run()
+    ),
 ]
 
 
