@@ -132,6 +132,10 @@ class ServiceProcess:
                 await asyncio.sleep(0.1)
         await asyncio.sleep(0.5)  # its reconcile after connecting (nothing to do on an idle PBX)
 
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
+
     async def stop(self, within_s: float = 15.0) -> None:
         proc, self._proc = self._proc, None
         if proc is None or proc.poll() is not None:

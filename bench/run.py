@@ -4,8 +4,9 @@
 `bench/results/latest.json` and a copy named by the UTC time of the run.
 
 Environment, for a quicker run: `BENCH_CONCURRENCY=1,50` (ring_deadline_precision's
-concurrent calls), `BENCH_DEADLINE_S=4`, `BENCH_SERVICE_SRC=DIR` (run the service from
-another checkout, e.g. one made with `git archive`, to compare two versions).
+concurrent calls), `BENCH_CAPACITY_RATES=2,8` (capacity's calls per second),
+`BENCH_DEADLINE_S=4`, `BENCH_SERVICE_SRC=DIR` (run the service from another checkout,
+e.g. one made with `git archive`, to compare two versions).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import dashboard_queries, history_lookup, ring_deadline, screen_pop
+from bench import capacity, dashboard_queries, history_lookup, ring_deadline, screen_pop
 from bench.harness import REPO, BenchError
 from bench.results import BenchResult, describe, machine, table, write
 from telephony.ari import AriError
@@ -52,6 +53,10 @@ def _history_lookup(args: argparse.Namespace) -> list[BenchResult]:
     return history_lookup.run()
 
 
+def _capacity(args: argparse.Namespace) -> list[BenchResult]:
+    return capacity.run(capacity.Options(rates=tuple(args.rates), service_src=args.service_src))
+
+
 BENCHMARKS = [
     Benchmark(ring_deadline.NAME, ring_deadline.COLUMNS, _ring_deadline),
     Benchmark(history_lookup.NAME, history_lookup.COLUMNS, _history_lookup),
@@ -59,6 +64,7 @@ BENCHMARKS = [
     Benchmark(
         dashboard_queries.NAME, dashboard_queries.COLUMNS, lambda args: dashboard_queries.run()
     ),
+    Benchmark(capacity.NAME, capacity.COLUMNS, _capacity),
 ]
 
 
@@ -72,6 +78,16 @@ def _levels(text: str) -> list[int]:
     return levels
 
 
+def _rates(text: str) -> list[float]:
+    try:
+        rates = [float(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected rates like 2,8") from None
+    if not rates or min(rates) <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected rates > 0 like 2,8")
+    return rates
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     names = [b.name for b in BENCHMARKS]
     env = os.environ
@@ -82,6 +98,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=_levels,
         default=_levels(env.get("BENCH_CONCURRENCY", "1,50,200")),
         help="ring_deadline_precision: concurrent ringing calls, comma-separated",
+    )
+    parser.add_argument(
+        "--rates",
+        type=_rates,
+        default=_rates(env.get("BENCH_CAPACITY_RATES", "2,8")),
+        help="capacity: caller arrival rates (calls per second), comma-separated",
     )
     parser.add_argument(
         "--deadline",

@@ -57,6 +57,7 @@ async def test_call_is_answered_bridged_heard_recorded_and_stored(
     assert not (sandbox.pbx.recordings_dir / f"{record.id}.wav").exists()
 
     assert service.runtime.live_calls() == []
+    assert dict(service.runtime.alarms.counts) == {}  # a normal call alarms nobody
     health = await service.health()
     assert health["ari"] == "connected"
 
