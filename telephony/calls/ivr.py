@@ -452,12 +452,17 @@ class IvrRun:
         task = await self.owner._callbacks.create(
             number=number,
             did=self.did,
-            due_at=self.owner._clock() + timedelta(minutes=route.due_in_minutes),
+            due_at=route.due_at,
             max_attempts=CALLBACK_MAX_ATTEMPTS,
             created_by="ivr",
         )
         log.info("ivr.callback_created", callback_id=task.id, confirmed=route.confirmed)
-        return {"callback_id": task.id, "number": number, "confirmed": route.confirmed}
+        return {
+            "callback_id": task.id,
+            "number": number,
+            "confirmed": route.confirmed,
+            "due_at": route.due_at.isoformat(),
+        }
 
     async def _voicemail(self, max_s: int) -> dict[str, Any]:
         """Record the caller (a beep first; `#` or hanging up ends it), then a task for the

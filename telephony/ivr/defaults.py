@@ -77,6 +77,7 @@ def default_flow(
                 "done_prompt": say("done"),
                 "invalid_prompt": say("invalid"),
                 "due_in_minutes": callback_in_minutes,
+                "after_opening": "hours",  # not called back at night
                 "fallback": "bye",
             },
             "bye": {"kind": "hangup", "prompt": say("bye")},

@@ -185,6 +185,9 @@ class CallbackNode(_Frozen):
     retries: _Retries = 2
     fallback: _NodeRef | None = None  # None: hang up
     due_in_minutes: Annotated[int, Field(ge=0, le=7 * 24 * 60)] = 15
+    # An hours node: the callback is due `due_in_minutes` after it next opens (a caller
+    # after hours is not called back at night). None: `due_in_minutes` from now.
+    after_opening: _NodeRef | None = None
 
 
 class VoicemailNode(_Frozen):

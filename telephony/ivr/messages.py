@@ -96,7 +96,7 @@ class ToCallback(Message):
     kind: Literal["callback"] = "callback"
     number: str  # as keyed or the Caller ID, not yet normalised
     confirmed: Literal["caller_id", "keyed"]
-    due_in_minutes: int
+    due_at: datetime
 
 
 class ToVoicemail(Message):

@@ -19,7 +19,9 @@ from pydantic_core import ErrorDetails
 from telephony.ivr.flow import (
     WAITING_KINDS,
     WARN_CHOICES,
+    CallbackNode,
     Flow,
+    HoursNode,
     LanguageNode,
     MenuNode,
     prompts,
@@ -97,6 +99,12 @@ def validate_flow(
                 f"{where}.choices: {len(node.choices)} choices; more than {WARN_CHOICES} "
                 "keeps callers from a person (the playbook's auto-informer)"
             )
+        if isinstance(node, CallbackNode) and node.after_opening is not None:
+            if not isinstance(flow.nodes.get(node.after_opening), HoursNode):
+                problems.append(
+                    f"{where}.after_opening = {node.after_opening!r}: must name an hours "
+                    f"node (known: {_known(flow)})"
+                )
         if isinstance(node, LanguageNode):
             for key, language in sorted(node.choices.items()):
                 if language not in flow.languages:

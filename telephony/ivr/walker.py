@@ -42,7 +42,7 @@ from telephony.ivr.flow import (
     TagNode,
     VoicemailNode,
 )
-from telephony.ivr.hours import is_open
+from telephony.ivr.hours import is_open, next_open
 
 MAX_BUFFERED_KEYS = 8
 MIN_KEYED_NUMBER = 3
@@ -235,7 +235,7 @@ def _callback_key(
 ) -> Result:
     if key == node.confirm_key and not state.digits and state.caller_number:
         route = m.ToCallback(
-            number=state.caller_number, confirmed="caller_id", due_in_minutes=node.due_in_minutes
+            number=state.caller_number, confirmed="caller_id", due_at=_due(state, node, now)
         )
         return _close(state, node.done_prompt, route, now, commands)
     if key.isdigit():
@@ -246,11 +246,18 @@ def _callback_key(
     if key == "*":  # start the number again
         return _arm(replace(state, digits=""), now, commands)
     if key == "#" and MIN_KEYED_NUMBER <= len(state.digits):
-        route = m.ToCallback(
-            number=state.digits, confirmed="keyed", due_in_minutes=node.due_in_minutes
-        )
+        route = m.ToCallback(number=state.digits, confirmed="keyed", due_at=_due(state, node, now))
         return _close(state, node.done_prompt, route, now, commands)
     return _retry(state, "invalid", now, commands)
+
+
+def _due(state: IvrState, node: CallbackNode, now: datetime) -> datetime:
+    """When the requested callback is due: after the next opening, or from now."""
+    start = now
+    hours = state.flow.nodes.get(node.after_opening) if node.after_opening else None
+    if isinstance(hours, HoursNode):
+        start = next_open(hours, now, state.flow.zone)
+    return start + timedelta(minutes=node.due_in_minutes)
 
 
 def _retry(state: IvrState, why: str, now: datetime, commands: list[m.IvrCommand]) -> Result:

@@ -49,3 +49,24 @@ def test_after_hours_a_message_then_a_callback_offer() -> None:
     assert "outside our hours" in play.prompts[0].text["en"]
     state, commands = decide(state, m.PromptDone(playback_id=play.playback_id), CLOSED)
     assert state.node == "callback"
+
+
+def test_a_callback_asked_for_after_hours_is_due_when_the_line_opens() -> None:
+    flow = validate_flow(
+        default_flow("mobilya atölyesi", "Usta Ahşap"), file_exists=lambda name: False
+    ).flow
+    state, commands = start(
+        flow, call_id="c", channel_id="ch", caller_number="+905551112233", now=CLOSED
+    )
+    for _ in range(2):  # the closed message, then the offer
+        playing = state.playing or ""
+        state, commands = decide(state, m.PromptDone(playback_id=playing), CLOSED)
+    state, commands = decide(state, m.Keyed(digit="1"), CLOSED)
+    state, commands = decide(state, m.PromptDone(playback_id=state.playing or ""), CLOSED)
+    (finish,) = [c for c in commands if isinstance(c, m.Finish)]
+    # Friday 23:00 in Istanbul: Monday 09:00 + 15 minutes, not tonight.
+    assert finish.route == m.ToCallback(
+        number="+905551112233",
+        confirmed="caller_id",
+        due_at=datetime(2026, 11, 30, 6, 15, tzinfo=UTC),
+    )

@@ -197,3 +197,18 @@ def test_unreachable_nodes_are_a_warning() -> None:
     raw["nodes"]["orphan"] = {"kind": "hangup"}
     checked = validate_flow(raw, file_exists=lambda name: False)
     assert checked.warnings == ["nodes ['orphan']: nothing leads to them"]
+
+
+def test_a_callback_waits_for_an_hours_node_only() -> None:
+    raw = menu_flow()
+    raw["nodes"]["offer"] = {
+        "kind": "callback",
+        "prompt": say("Bir"),
+        "keyin_prompt": say("Numara"),
+        "after_opening": "menu",
+    }
+    raw["nodes"]["menu"]["choices"]["3"] = {"next": "offer"}
+    assert problems(raw) == [
+        "nodes.offer.after_opening = 'menu': must name an hours node "
+        "(known: menu, offer, sales, support)"
+    ]

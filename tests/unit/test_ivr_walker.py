@@ -4,15 +4,19 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from telephony.ivr import messages as m
-from telephony.ivr.flow import Flow
+from telephony.ivr.flow import Flow, HoursNode
+from telephony.ivr.hours import next_open
 from telephony.ivr.walker import IvrError, Wait, decide, start
 
 # Friday 27 November 2026, 10:00 in Istanbul (UTC+3).
 T0 = datetime(2026, 11, 27, 7, 0, tzinfo=UTC)
+# A callback asked for after Friday's hours: 15 minutes after Monday 09:00 in Istanbul.
+MONDAY_0915 = datetime(2026, 11, 30, 6, 15, tzinfo=UTC)
 
 
 def say(text: str) -> dict[str, Any]:
@@ -56,6 +60,7 @@ def flow(**extra: Any) -> Flow:
                 "done_prompt": say("Teşekkürler"),
                 "timeout_s": 8,
                 "retries": 1,
+                "after_opening": "hours",
             },
         },
     }
@@ -265,7 +270,7 @@ def test_after_hours_a_message_then_the_caller_id_is_confirmed_for_a_callback() 
     w.key("5")  # keys during the closing prompt change nothing
     w.prompt_done()
     assert w.finish.route == m.ToCallback(
-        number="+905551112233", confirmed="caller_id", due_in_minutes=15
+        number="+905551112233", confirmed="caller_id", due_at=MONDAY_0915
     )
     assert w.finish.record["path"] == ["hours", "closed", "callback"]
 
@@ -290,7 +295,7 @@ def test_an_anonymous_caller_keys_a_number_ending_with_hash() -> None:
         w.key(digit, after_s=0.5)
     w.key("#")
     w.prompt_done()
-    assert w.finish.route == m.ToCallback(number="12345", confirmed="keyed", due_in_minutes=15)
+    assert w.finish.route == m.ToCallback(number="12345", confirmed="keyed", due_at=MONDAY_0915)
 
 
 def test_a_keyed_number_can_be_restarted_with_star_and_a_too_short_one_is_refused() -> None:
@@ -307,7 +312,7 @@ def test_a_keyed_number_can_be_restarted_with_star_and_a_too_short_one_is_refuse
     for digit in "5551234#":
         w.key(digit)
     w.prompt_done()
-    assert w.finish.route == m.ToCallback(number="5551234", confirmed="keyed", due_in_minutes=15)
+    assert w.finish.route == m.ToCallback(number="5551234", confirmed="keyed", due_at=MONDAY_0915)
 
 
 def test_no_answer_to_the_callback_offer_hangs_up_after_the_retries() -> None:
@@ -423,3 +428,37 @@ def test_an_unexpected_event_is_a_walker_error() -> None:
 
     with pytest.raises(IvrError):
         decide(Walk(flow()).state, Odd(), T0)  # type: ignore[arg-type]
+
+
+def test_a_callback_without_an_opening_to_wait_for_is_due_in_minutes_from_now() -> None:
+    f = Flow.model_validate(
+        {
+            "start": "offer",
+            "nodes": {
+                "offer": {
+                    "kind": "callback",
+                    "prompt": say("Bir"),
+                    "keyin_prompt": say("Numara"),
+                    "due_in_minutes": 10,
+                }
+            },
+        }
+    )
+    w = Walk(f)
+    w.key("1", after_s=3)
+    assert w.finish.route == m.ToCallback(
+        number="+905551112233", confirmed="caller_id", due_at=T0 + timedelta(seconds=603)
+    )
+
+
+def test_the_next_opening_skips_holidays_and_is_now_when_open() -> None:
+    hours = flow().nodes["hours"]
+    assert isinstance(hours, HoursNode)
+    zone = ZoneInfo("Europe/Istanbul")
+    assert next_open(hours, T0, zone) == T0
+    # Wednesday 30 December 2026, 20:00: Thursday the 31st is a holiday -> Friday 09:00.
+    evening = datetime(2026, 12, 30, 17, 0, tzinfo=UTC)
+    assert next_open(hours, evening, zone) == datetime(2027, 1, 1, 6, 0, tzinfo=UTC)
+    # Early morning: later the same day.
+    early = datetime(2026, 11, 27, 3, 0, tzinfo=UTC)  # 06:00 in Istanbul
+    assert next_open(hours, early, zone) == datetime(2026, 11, 27, 6, 0, tzinfo=UTC)
