@@ -68,6 +68,7 @@ const pops = new Map(); // call_id -> pop
 let current = null; // {call, pop, ended}
 let agentState = null;
 let dirty = {};
+let touched = new Set(); // fields typed in since this call appeared: the server's copy must not overwrite them
 let saveTimer = null;
 let thankUntil = 0;
 let lastHold = null;
@@ -126,11 +127,23 @@ function connect() {
     try { message = JSON.parse(event.data); } catch { return; }
     handle(message);
   });
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", async (event) => {
     document.getElementById("link-state").hidden = false;
+    if (event.code === 4401 || (await loggedOut())) {
+      location.assign("/login"); // the session ended (logout elsewhere, expiry)
+      return;
+    }
     setTimeout(connect, retryMs);
     retryMs = Math.min(retryMs * 2, 5000);
   });
+}
+
+async function loggedOut() {
+  try {
+    return (await fetch("/api/me", { cache: "no-store" })).status === 401;
+  } catch {
+    return false; // the service is unreachable: keep trying
+  }
 }
 
 function handle(message) {
@@ -253,6 +266,7 @@ async function showCall(call, pop, ended) {
   if (call.hold_retrieved) thankUntil = Math.max(thankUntil, Date.now() + THANK_SHOW_MS);
   if (fresh) {
     dirty = {};
+    touched = new Set();
     fillFields({});
     try { fillFields(await api("GET", `/api/calls/${encodeURIComponent(call.id)}/notes`)); } catch { /* shown empty */ }
     if (!document.getElementById("f-name").value && pop && pop.caller.name) {
@@ -263,14 +277,19 @@ async function showCall(call, pop, ended) {
 }
 
 function fillFields(note) {
-  const set = (id, value) => { document.getElementById(id).value = value || ""; };
+  const set = (id, value) => {
+    const input = document.getElementById(id);
+    if (!touched.has(input.dataset.answer ? "answers" : input.name)) input.value = value || "";
+  };
   set("f-name", note.name); set("f-needs", note.needs); set("f-notes", note.notes);
   set("f-outcome", note.outcome); set("f-lost-reason", note.lost_reason); set("f-next-step", note.next_step);
   const answers = note.answers || {};
-  for (const input of document.querySelectorAll("[data-answer]")) input.value = answers[input.dataset.answer] || "";
+  if (!touched.has("answers")) {
+    for (const input of document.querySelectorAll("[data-answer]")) input.value = answers[input.dataset.answer] || "";
+  }
   const at = note.next_step_at ? new Date(note.next_step_at) : null;
   set("f-next-step-at", at ? new Date(at.getTime() - at.getTimezoneOffset() * 60000).toISOString().slice(0, 16) : "");
-  document.getElementById("lost-row").hidden = note.outcome !== "lost";
+  document.getElementById("lost-row").hidden = document.getElementById("f-outcome").value !== "lost";
 }
 
 function renderCall() {
@@ -344,6 +363,7 @@ function onField(event) {
   if (!current) return;
   const [key, value] = fieldValue(event.target);
   dirty[key] = value;
+  touched.add(key);
   document.getElementById("lost-row").hidden = document.getElementById("f-outcome").value !== "lost";
   document.getElementById("save-state").textContent = t("saving");
   clearTimeout(saveTimer);

@@ -42,6 +42,7 @@ class Connection:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue(max_queue)
         self._unsubscribes: list[Unsubscribe] = []
         self.overflowed = False
+        self.close_code: int | None = None  # why it was closed, for the socket's close frame
         self.closed = asyncio.Event()
         self.sent = 0
 
@@ -62,8 +63,10 @@ class Connection:
     def keep(self, unsubscribe: Unsubscribe) -> None:
         self._unsubscribes.append(unsubscribe)
 
-    def close(self) -> None:
+    def close(self, code: int | None = None) -> None:
         """Stop the writer (it may be stuck in a send: it is cancelled by `run`)."""
+        if code is not None and self.close_code is None:
+            self.close_code = code
         self.closed.set()
 
     async def run(self) -> None:

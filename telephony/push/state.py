@@ -17,6 +17,7 @@ from telephony.push.pops import Pops
 from telephony.store.history import CallerContext
 
 MAX_QUEUE = 256  # messages a browser may be behind before it is disconnected
+REVALIDATE_S = 30.0
 
 
 @dataclass
@@ -26,6 +27,8 @@ class Push:
     live: LiveView
     agent_state: Callable[[str], dict[str, Any] | None]
     max_queue: int = MAX_QUEUE
+    # How often an open socket checks that its session still exists (logout, expiry).
+    revalidate_s: float = REVALIDATE_S
 
     @classmethod
     def empty(cls, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Push:

@@ -2,7 +2,8 @@
 live view for supervisors and admins.
 
 - Needs a session (the middleware answers 401 before the upgrade) and an Origin naming
-  this host (403): a page elsewhere cannot ride the cookie.
+  this host (403): a page elsewhere cannot ride the cookie. The session is checked again
+  every `revalidate_s`: after a logout or expiry the socket closes with 4401.
 - The first message is always a `snapshot`, on every (re)connect; then the topic's
   messages. Subscribing and the snapshot happen in one synchronous step, so nothing
   published in between is lost or sent before it.
@@ -30,7 +31,13 @@ from telephony.push.hub import Connection
 from telephony.push.live import LIVE
 from telephony.push.pops import agent_topic
 from telephony.push.state import Push
-from telephony.web.access import current_session, origin_allowed, requires
+from telephony.web.access import (
+    ACCOUNTS_KEY,
+    COOKIE_NAME,
+    current_session,
+    origin_allowed,
+    requires,
+)
 
 log = structlog.get_logger("telephony.web.ws")
 
@@ -41,6 +48,7 @@ MAX_INBOUND = 4096  # bytes a browser's message may have (ours are a few dozen)
 MAX_FRAME = 65536  # larger frames are refused by the protocol layer
 HEARTBEAT_S = 20.0
 CLOSE_TIMEOUT_S = 1.0
+SESSION_ENDED = 4401  # close code: log in again
 _conn_ids = itertools.count(1)
 
 
@@ -87,6 +95,9 @@ async def websocket(request: web.Request) -> web.StreamResponse:
     connection.keep(push.hub.subscribe(topic, connection))
     writer = asyncio.get_running_loop().create_task(connection.run())
     writer.add_done_callback(lambda _: _close_soon(request, ws, connection))
+    watcher = asyncio.get_running_loop().create_task(
+        _watch_session(request, connection, push.revalidate_s)
+    )
     bound.info("ws.open", topic=topic)
     try:
         async for message in ws:
@@ -99,10 +110,13 @@ async def websocket(request: web.Request) -> web.StreamResponse:
             if reply is not None:
                 connection.push(reply)
     finally:
+        # Synchronous clean-up first: aiohttp may cancel this handler again (the peer is
+        # gone), and an await below would then end the finally early.
         connection.close()
-        await writer
+        watcher.cancel()
         request.app[SOCKETS_KEY].discard(ws)
         bound.info("ws.closed", overflowed=connection.overflowed, sent=connection.sent)
+        await asyncio.gather(writer, watcher, return_exceptions=True)
     return ws
 
 
@@ -141,12 +155,27 @@ def _error(push: Push, text: str, reply_to: int | None) -> str:
     return push.hub.encode("error", {"error": text, "reply_to": reply_to})
 
 
+async def _watch_session(request: web.Request, connection: Connection, every_s: float) -> None:
+    """A socket lives no longer than its session: logged out or expired, it is closed
+    with SESSION_ENDED and the page goes to the login."""
+    cookie = request.cookies.get(COOKIE_NAME)
+    accounts = request.app[ACCOUNTS_KEY]
+    while not connection.closed.is_set():
+        await asyncio.sleep(every_s)
+        if await accounts.resolve(cookie) is None:
+            log.info("ws.session_ended", conn_id=connection.conn_id)
+            connection.close(SESSION_ENDED)
+            return
+
+
 def _close_soon(request: web.Request, ws: web.WebSocketResponse, connection: Connection) -> None:
     if ws.closed:
         return
 
     async def close() -> None:
-        code = WSCloseCode.TRY_AGAIN_LATER if connection.overflowed else WSCloseCode.GOING_AWAY
+        code = connection.close_code or (
+            WSCloseCode.TRY_AGAIN_LATER if connection.overflowed else WSCloseCode.GOING_AWAY
+        )
         try:
             await asyncio.wait_for(ws.close(code=code, message=b"reconnect"), CLOSE_TIMEOUT_S)
         except (TimeoutError, OSError, RuntimeError):

@@ -344,3 +344,19 @@ class _AnyId:
 
 
 ANY_ID: Any = _AnyId()
+
+
+async def test_a_socket_closes_when_its_session_ends(
+    push_app: web.Application, push: Push, aiohttp_client: Any
+) -> None:
+    push.revalidate_s = 0.05
+    await add_user(push_app, "alice", agent_id="alice")
+    client: Client = await aiohttp_client(push_app)
+    csrf = await log_in(client, "alice")
+    ws = await connect(client)
+    assert (await receive(ws))["type"] == "snapshot"
+    assert (await client.post("/logout", headers={"X-CSRF-Token": csrf})).status == 204
+    closing = await ws.receive(timeout=2)
+    assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSED)
+    assert ws.close_code == 4401
+    assert "agent:alice" not in push.hub.topics()
