@@ -335,8 +335,9 @@ function listen() {
     }
     if (["live_call", "live_call_ended", "agent"].includes(message.type)) pollSoon();
   });
-  socket.addEventListener("close", () => {
+  socket.addEventListener("close", (event) => {
     if (stopped) return;
+    if (event.code === 4401) { window.location.assign("/login"); return; } // session ended
     setTimeout(listen, socketRetryMs);
     socketRetryMs = Math.min(socketRetryMs * 2, 5000);
   });
