@@ -504,3 +504,24 @@ class Grade(Base):
     comment: Mapped[str] = mapped_column(String(1000))
     who: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StatsDay(Base):
+    """A closed UTC day whose figures are pre-aggregated in stats_daily (and when)."""
+
+    __tablename__ = "stats_days"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class StatsDaily(Base):
+    """One day's figures for one DID and agent ("" for none): additive counters and
+    histograms as JSON (see telephony.stats.rollup)."""
+
+    __tablename__ = "stats_daily"
+
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)
+    did: Mapped[str] = mapped_column(String(80), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)

@@ -1,5 +1,6 @@
-"""Statistics: a covering index for the figures' period scans of calls, ad spend per
-source (DID) and month, and QA grading (versioned forms, grades kept as revisions).
+"""Statistics: a covering index for the figures' period scans of calls, the figures
+pre-aggregated per closed day, DID and agent, ad spend per source (DID) and month, and
+QA grading (versioned forms, grades kept as revisions).
 
 Revision ID: 0010
 Revises: 0009
@@ -32,6 +33,20 @@ _STATS_COLUMNS = [
 
 def upgrade() -> None:
     op.create_index(op.f("ix_calls_stats"), "calls", _STATS_COLUMNS)
+    op.create_table(
+        "stats_days",
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("day", name=op.f("pk_stats_days")),
+    )
+    op.create_table(
+        "stats_daily",
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("did", sa.String(80), nullable=False),
+        sa.Column("agent_id", sa.String(32), nullable=False),
+        sa.Column("figures", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "did", "agent_id", name=op.f("pk_stats_daily")),
+    )
     op.create_table(
         "ad_spend",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
@@ -82,4 +97,6 @@ def downgrade() -> None:
     op.drop_table("grades")
     op.drop_table("grading_forms")
     op.drop_table("ad_spend")
+    op.drop_table("stats_daily")
+    op.drop_table("stats_days")
     op.drop_index(op.f("ix_calls_stats"), table_name="calls")
