@@ -437,7 +437,7 @@ class InboundPolicy:
         if state.agent_id is not None and state.phase is Phase.TALKING:
             commands.append(m.ReleaseAgent(agent_id=state.agent_id))
         commands.append(m.EndCall(outcome=outcome, hangup_by=hangup_by))
-        return replace(state, phase=Phase.ENDED, legs=()), commands
+        return replace(state, phase=Phase.ENDED, legs=(), hold=None), commands
 
     @staticmethod
     def _attempt(leg: Leg, now: datetime, outcome: AttemptOutcome) -> m.RecordAttempt:
