@@ -31,7 +31,8 @@ const I18N = {
     s_available: "available", s_busy: "on a call", s_paused: "paused", s_wrapup: "wrap-up",
     demo_title: "DEMO — simulated desk phone", demo_answer: "Answer my desk phone",
     demo_hangup: "Hang up my desk phone", did: "Dialled", script: "Script",
-    no_script: "no script matched",
+    no_script: "no script matched", promise: "Promise a callback in 15 min",
+    promised: "Callback promised for", promise_failed: "Could not save the promise",
   },
   tr: {
     title: "ThirdRing — çalışma alanı", reconnecting: "Yeniden bağlanıyor…", calls_page: "Çağrılar",
@@ -55,7 +56,8 @@ const I18N = {
     s_available: "müsait", s_busy: "görüşmede", s_paused: "mola", s_wrapup: "toparlama",
     demo_title: "DEMO — simüle masa telefonu", demo_answer: "Masa telefonumu aç",
     demo_hangup: "Masa telefonumu kapat", did: "Aranan numara", script: "Senaryo",
-    no_script: "eşleşen senaryo yok",
+    no_script: "eşleşen senaryo yok", promise: "15 dk içinde geri arama sözü ver",
+    promised: "Geri arama sözü:", promise_failed: "Söz kaydedilemedi",
   },
 };
 
@@ -267,6 +269,7 @@ async function showCall(call, pop, ended) {
   if (fresh) {
     dirty = {};
     touched = new Set();
+    document.getElementById("promise-state").textContent = "";
     fillFields({});
     try { fillFields(await api("GET", `/api/calls/${encodeURIComponent(call.id)}/notes`)); } catch { /* shown empty */ }
     if (!document.getElementById("f-name").value && pop && pop.caller.name) {
@@ -404,6 +407,21 @@ async function holdOrRetrieve() {
   try { await api("POST", `/api/calls/${encodeURIComponent(current.call.id)}/${action}`, {}); } catch { /* the snapshot tells */ }
 }
 
+/** "I'll call you back in 15 minutes": a callback task that belongs to this agent. */
+async function promiseCallback() {
+  const state = document.getElementById("promise-state");
+  if (!current || !current.pop || !current.pop.caller.number) return;
+  try {
+    const task = await api("POST", "/api/callbacks", {
+      number: current.pop.caller.number, did: current.call.did, promise: true, call_id: current.call.id,
+    });
+    state.textContent = `${t("promised")} ${new Date(task.due_at).toLocaleTimeString()}`;
+    state.dataset.taskId = String(task.id);
+  } catch {
+    state.textContent = t("promise_failed");
+  }
+}
+
 async function ready() {
   if (!me || !me.agent_id) return;
   await save();
@@ -446,6 +464,7 @@ form.addEventListener("submit", (event) => event.preventDefault());
 document.getElementById("hold").addEventListener("click", holdOrRetrieve);
 document.getElementById("retrieve").addEventListener("click", holdOrRetrieve);
 document.getElementById("ready").addEventListener("click", ready);
+document.getElementById("promise-callback").addEventListener("click", promiseCallback);
 document.getElementById("demo-answer").addEventListener("click", () => demo("answer"));
 document.getElementById("demo-hangup").addEventListener("click", () => demo("hangup"));
 document.getElementById("lang").addEventListener("change", async (event) => {

@@ -123,6 +123,13 @@ async def test_pop_with_history_before_answer_fields_survive_reload_and_wrapup(
                 "data-saved", "yes", timeout=UI_TIMEOUT
             )
             await expect(page.locator("#save-state")).to_have_text("Kaydedildi")
+            # "I'll call you back in 15 minutes": a callback task of Ayşe's for this caller.
+            await page.locator("#promise-callback").click()
+            await expect(page.locator("#promise-state")).to_have_attribute(
+                "data-task-id", re.compile(r"^\d+$"), timeout=UI_TIMEOUT
+            )
+            [task] = await service.runtime.callbacks.list_tasks(agent_id="ayse")
+            assert task.number == NUMBER and task.did == DID and task.status == "pending"
 
             # A reload: the typed answers come back from the store.
             await page.reload()
