@@ -18,6 +18,7 @@ import structlog
 from telephony.ari import AriError, AriRest, AriUnavailable, NotFound
 from telephony.calls.legs import bridge_together, create_and_dial
 from telephony.calls.presence import AgentPresence
+from telephony.calls.queue import QueueInfo
 from telephony.calls.session import CallSession
 from telephony.policy import messages as m
 from telephony.store.holds import HoldStore
@@ -40,13 +41,6 @@ _HANGUP_REASONS = {
 }
 
 
-def announcement(ahead: int) -> list[str]:
-    """Asterisk's own queue prompts: next in line, or how many callers are ahead."""
-    if ahead <= 0:
-        return ["sound:queue-youarenext"]
-    return ["sound:queue-thereare", f"number:{ahead}", "sound:queue-callswaiting"]
-
-
 class CommandExecutor:
     def __init__(
         self,
@@ -58,7 +52,7 @@ class CommandExecutor:
         clock: Callable[[], datetime],
         on_end: Callable[[CallSession], None],
         on_agent_channel: Callable[[CallSession, str], None],
-        queue_position: Callable[[str], int] = lambda call_id: 1,
+        queue: QueueInfo | None = None,
         recorder: Recorder | None = None,
         holds: HoldStore | None = None,
         retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6),
@@ -72,7 +66,7 @@ class CommandExecutor:
         self._clock = clock
         self._on_end = on_end
         self._on_agent_channel = on_agent_channel
-        self._queue_position = queue_position
+        self._queue = queue or QueueInfo()
         self._recorder = recorder
         self._holds = holds
 
@@ -138,6 +132,9 @@ class CommandExecutor:
                 await bridge_together(rest, bridge, list(channels))
                 if session.answered_at is None:  # back from hold is not a new answer
                     session.answered_at = self._clock()
+                    queued_at = session.facts.get("system_answered_at")
+                    if queued_at is not None:  # the wait the next callers are told
+                        self._queue.waited((session.answered_at - queued_at).total_seconds())
             case m.LeaveBridge(bridge_id=bridge, channel_id=channel):
                 await rest.remove_channel(bridge, channel)
             case m.StartBridgeMoh(bridge_id=bridge, moh_class=moh_class):
@@ -162,8 +159,8 @@ class CommandExecutor:
                 await rest.stop_moh(channel)
             case m.Announce(channel_id=channel, playback_id=playback):
                 self._on_agent_channel(session, playback)  # its PlaybackFinished comes here
-                ahead = self._queue_position(session.call_id) - 1
-                await rest.play(channel, announcement(ahead), playback_id=playback)
+                told = self._queue.announcement(session.call_id)
+                await rest.play(channel, told, playback_id=playback)
             case m.RecordAttempt():
                 await self._store_attempt(session, command)
             case m.StartTimer(key=key, at=at):

@@ -36,6 +36,7 @@ from telephony.ari import (
 from telephony.calls.executor import CommandExecutor
 from telephony.calls.legs import DIAL_ENDED
 from telephony.calls.presence import AgentPresence
+from telephony.calls.queue import QueueInfo
 from telephony.calls.session import WRITE_FLUSH_S, CallSession
 from telephony.numbers import normalise_number
 from telephony.policy import messages as m
@@ -112,6 +113,7 @@ class CallService:
         self.ivr: IvrHook | None = None
         # Told of every call's state changes (the agents' screens); must not block.
         self.on_change: Callable[[CallSession], None] = lambda session: None
+        self.queue = QueueInfo(self.queue_position)
         self._executor = CommandExecutor(
             rest=rest,
             store=store,
@@ -120,7 +122,7 @@ class CallService:
             clock=clock,
             on_end=self._forget,
             on_agent_channel=self.track_agent_channel,
-            queue_position=self.queue_position,
+            queue=self.queue,
             recorder=recorder,
             holds=holds,
         )
