@@ -151,6 +151,7 @@ async function loggedOut() {
 function handle(message) {
   switch (message.type) {
     case "snapshot": {
+      if (message.now) noteSkew(message.now);
       pops.clear();
       for (const pop of message.pops || []) pops.set(pop.call_id, pop);
       if (message.agent) agentState = message.agent;
@@ -170,10 +171,12 @@ function handle(message) {
       pops.delete(message.call_id);
       break;
     case "call":
+      if (message.pop) noteSkew(message.pop.now);
       pops.delete(message.call.id);
       showCall(message.call, message.pop, false);
       break;
     case "call_ended":
+      if (message.pop) noteSkew(message.pop.now);
       showCall(message.call, message.pop, true);
       break;
     case "agent":
@@ -317,7 +320,7 @@ function tick() {
     const timer = document.getElementById("call-timer");
     timer.textContent = start && !ended ? clock((serverNow() - start) / 1000) : "";
     const hold = ended ? null : call.hold;
-    const holdS = hold ? (serverNow() - Date.parse(hold.since)) / 1000 : 0;
+    const holdS = hold ? Math.max(0, (serverNow() - Date.parse(hold.since)) / 1000) : 0;
     document.getElementById("hold").hidden = Boolean(hold) || ended;
     document.getElementById("retrieve").hidden = !hold;
     const holdTimer = document.getElementById("hold-timer");

@@ -188,6 +188,7 @@ class Pops:
             "pops": [p for p in pops if talking is None or p["call_id"] != talking.call["id"]],
             "call": self._call_view(talking) if talking else None,
             "ended_call": self._ended.get(agent_id) if talking is None else None,
+            "now": now.isoformat(),  # the browser counts timers against the service's clock
         }
 
     def may_see(self, agent_id: str, call_id: str) -> bool:

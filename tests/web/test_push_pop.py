@@ -109,7 +109,12 @@ async def test_pops_lookup_once_per_call_and_ring_all_gets_one_serialisation() -
     assert pops.snapshot_for("alice")["ended_call"]["call"]["id"] == "c1"
     assert pops.may_see("alice", "c1")
     pops.forget_ended("alice")
-    assert pops.snapshot_for("alice") == {"pops": [], "call": None, "ended_call": None}
+    assert pops.snapshot_for("alice") == {
+        "pops": [],
+        "call": None,
+        "ended_call": None,
+        "now": T0.isoformat(),
+    }
     for connection, run in runs:
         connection.close()
         await run

@@ -4,6 +4,8 @@ shown)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aiohttp import web
 from playwright.async_api import expect
@@ -147,4 +149,47 @@ async def test_shortcut_sets_the_outcome_and_the_language_sticks(
         notes = await Notes(store.engine).get("talk-1")
         assert notes.outcome == "pending_purchase"
         assert seen.dialogs == []
+        assert seen.console_errors == []
+
+
+async def test_hold_from_the_call_snapshot_timer_warning_and_thanks(
+    served: tuple[str, Push, web.Application], store: CallStore, world: World
+) -> None:
+    """Rendered from the hold issue's snapshot contract: `hold` = {since, source, warned}
+    or null, `hold_retrieved` after a retrieve."""
+    url, push, _ = served
+    await finished_call(store, "held-1", number=NUMBER, name="Ali Vural", agent_id="alice")
+    seen = Seen()
+    async with open_page(url, seen=seen, login=("alice", PASSWORD)) as page:
+        await expect(page.locator("#agent-status")).to_have_attribute(
+            "data-status", "available", timeout=UI_TIMEOUT
+        )
+        talking = {
+            **call_snapshot("held-1", phase="talking", offered_to=(), agent_id="alice"),
+            "answered_at": "2026-11-27T09:08:00+00:00",
+        }
+        push.pops.on_snapshot({**talking, "hold": None})
+        await expect(page.locator("#hold")).to_be_visible(timeout=UI_TIMEOUT)
+        await expect(page.locator("#retrieve")).to_be_hidden()
+        # On hold for 12 s (the server's clock says 09:10:00): timer, no warning yet.
+        since = "2026-11-27T09:09:48+00:00"
+        push.pops.on_snapshot(
+            {**talking, "hold": {"since": since, "source": "phone", "warned": False}}
+        )
+        await expect(page.locator("#hold-timer")).to_have_text(
+            re.compile(r"^Beklemede 1[2-9] s$"), timeout=UI_TIMEOUT
+        )
+        await expect(page.locator("#retrieve")).to_be_visible()
+        await expect(page.locator("#hold")).to_be_hidden()
+        await expect(page.locator("#hold-warning")).to_be_hidden()
+        # The service says the hold is too long: the loud warning.
+        push.pops.on_snapshot(
+            {**talking, "hold": {"since": since, "source": "phone", "warned": True}}
+        )
+        await expect(page.locator("#hold-warning")).to_be_visible(timeout=UI_TIMEOUT)
+        # Retrieved: the reminder to thank the caller.
+        push.pops.on_snapshot({**talking, "hold": None, "hold_retrieved": True})
+        await expect(page.locator("#thank-reminder")).to_be_visible(timeout=UI_TIMEOUT)
+        await expect(page.locator("#hold-warning")).to_be_hidden()
+        await expect(page.locator("#hold-timer")).to_be_hidden()
         assert seen.console_errors == []
