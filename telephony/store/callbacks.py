@@ -210,6 +210,16 @@ class CallbackStore:
         async with self._engine.begin() as conn:
             await conn.execute(update(Callback).where(Callback.id == callback_id).values(**values))
 
+    async def cancel(self, callback_id: int) -> bool:
+        """A pending task will not be called; False if it is being called or done."""
+        async with self._engine.begin() as conn:
+            result = await conn.execute(
+                update(Callback)
+                .where(Callback.id == callback_id, Callback.status == "pending")
+                .values(status="cancelled", updated_at=self._now())
+            )
+        return bool(result.rowcount == 1)
+
     async def requeue_calling(self) -> int:
         """Tasks a stopped process was calling are pending again; returns how many."""
         async with self._engine.begin() as conn:

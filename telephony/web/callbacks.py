@@ -49,6 +49,7 @@ def add_callback_routes(
     app[_CLOCK_KEY] = clock
     app.router.add_get("/api/callbacks", list_callbacks)
     app.router.add_post("/api/callbacks", create_callback)
+    app.router.add_post("/api/callbacks/{callback_id}/cancel", cancel_callback)
 
 
 @requires("agent", "supervisor", "admin")
@@ -123,6 +124,28 @@ def _text(value: str, limit: int) -> bool:
     return len(value) <= limit and all(
         unicodedata.category(ch)[0] != "C" or ch in "\n\t" for ch in value
     )
+
+
+@requires("agent", "supervisor", "admin")
+async def cancel_callback(request: web.Request) -> web.Response:
+    """Agents cancel their own tasks; supervisors and admins any. Only while pending."""
+    raw = request.match_info["callback_id"]
+    store = request.app[CALLBACKS_KEY]
+    task = await store.get(int(raw)) if raw.isdigit() and len(raw) < 12 else None
+    session = current_session(request)
+    mine = task is not None and (
+        task.created_by == session.username
+        or (task.agent_id is not None and task.agent_id == session.agent_id)
+    )
+    if task is None or (session.role == "agent" and not mine):
+        return _error(404, f"no callback {raw[:20]!r} of yours")
+    if not await store.cancel(task.id):
+        return _error(
+            409, f"callback {task.id} is {task.status}: only a pending one can be cancelled"
+        )
+    cancelled = await store.get(task.id)
+    assert cancelled is not None
+    return web.json_response(cancelled.as_json())
 
 
 def _when(value: object) -> datetime | None:

@@ -163,3 +163,22 @@ async def test_a_promise_is_due_in_15_minutes_with_its_note_and_flagged_when_bro
     assert status == 201
     listed = (await (await client.get("/api/callbacks")).json())["callbacks"]
     assert [c["late"] for c in listed] == [True, False]  # newest first
+
+
+async def test_a_pending_callback_can_be_cancelled_by_its_agent_or_a_supervisor(
+    logged_in: LoggedIn, callbacks: CallbackStore
+) -> None:
+    client, csrf = await logged_in("alice", "agent", "alice")
+    _, first = await create(client, csrf, {"number": "+905551112233", "did": "2000"})
+    headers = {"X-CSRF-Token": csrf}
+    other, other_csrf = await logged_in("bob", "agent")  # another agent's account
+    refused = await other.post(
+        f"/api/callbacks/{first['id']}/cancel", headers={"X-CSRF-Token": other_csrf}
+    )
+    assert refused.status == 404  # not bob's
+    done = await client.post(f"/api/callbacks/{first['id']}/cancel", headers=headers)
+    assert done.status == 200 and (await done.json())["status"] == "cancelled"
+    again = await client.post(f"/api/callbacks/{first['id']}/cancel", headers=headers)
+    assert again.status == 409
+    assert (await client.post("/api/callbacks/x/cancel", headers=headers)).status == 404
+    assert await callbacks.take_due(NOW + timedelta(days=1)) == []  # never called
