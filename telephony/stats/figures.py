@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telephony.stats.period import StatsQuery
@@ -42,6 +42,7 @@ from telephony.store.holds import OVER_S
 from telephony.store.models import Call, CallAttempt, Callback, CallNote, Hold, Recording
 
 DEFAULT_MAX_RINGS = 3
+SEPARATOR = "\x1f"  # between DID and agent in a did_agent key
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -143,6 +144,9 @@ class FigureQueries:
         self._sql = Dialect(engine.dialect.name)
 
     def _key(self, q: StatsQuery, at: Any, agent: Any, did: Any) -> ColumnElement[Any]:
+        if q.group_by == "did_agent":
+            pair = func.coalesce(did, "") + literal(SEPARATOR) + func.coalesce(agent, "")
+            return pair.label("key")
         if q.group_by == "total":
             return everything().label("key")
         if q.group_by == "agent":

@@ -8,7 +8,9 @@ bad parameter is a 400 naming the parameter, the value and what is accepted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -21,6 +23,7 @@ from telephony.auth.roles import ANY_ROLE
 from telephony.stats.figures import FigureQueries
 from telephony.stats.money import MAX_MONTHS, source_costs
 from telephony.stats.period import BadRequest, StatsQuery, parse_query
+from telephony.stats.rollup import RollupFigures
 from telephony.stats.sql import Unit
 from telephony.store.grading import GradeRejected, GradingStore, UnknownCall
 from telephony.store.models import Agent, Call
@@ -30,6 +33,7 @@ from telephony.web.access import current_session, requires
 from telephony.web.bodies import BadBody, json_object
 
 _MAX_BODY = 16 * 1024
+REFRESH_EVERY_S = 600.0
 _UNITS: tuple[Unit, ...] = ("day", "week", "month")
 
 
@@ -42,6 +46,7 @@ class StatsAccess:
 
     def __post_init__(self) -> None:
         self.figures = FigureQueries(self.engine)
+        self.rollup = RollupFigures(self.engine, self.figures, now=self.now)
         self.spend = SpendStore(self.engine, self.audit, now=self.now)
         self.grading = GradingStore(self.engine, now=self.now)
 
@@ -56,8 +61,23 @@ def add_stats_routes(
     audit: PolicyAudit,
     page: Path,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    refresh_every_s: float | None = REFRESH_EVERY_S,
 ) -> None:
-    app[STATS_KEY] = StatsAccess(engine, audit, page, now)
+    """`refresh_every_s`: how often the pre-aggregated recent days are recomputed (None:
+    never, only on first use)."""
+    access = StatsAccess(engine, audit, page, now)
+    app[STATS_KEY] = access
+    if refresh_every_s is not None:
+        every = refresh_every_s
+
+        async def keep_fresh(_: web.Application) -> AsyncIterator[None]:
+            task = asyncio.create_task(access.rollup.keep_fresh(every))
+            yield
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+        app.cleanup_ctx.append(keep_fresh)
     app.router.add_get("/stats", stats_page)
     app.router.add_get("/api/stats/figures", get_figures)
     app.router.add_get("/api/stats/agents", get_agents)
@@ -123,7 +143,7 @@ async def get_figures(request: web.Request) -> web.Response:
         did=query.did,
         min_talk_s=query.min_talk_s,
     )
-    rows = await request.app[STATS_KEY].figures.figures(query)
+    rows = await request.app[STATS_KEY].rollup.figures(query)
     return web.json_response(
         {
             "query": query.as_json(),

@@ -143,6 +143,12 @@ async def callback(
 
 @pytest.fixture
 async def seeded(store: CallStore, engine: AsyncEngine) -> FigureQueries:
+    await seed(store, engine)
+    return FigureQueries(engine)
+
+
+async def seed(store: CallStore, engine: AsyncEngine) -> None:
+    """Two days (a Monday and a Tuesday), two DIDs, two agents; see the tests below."""
     await store.upsert_agents(
         [
             AgentConfig(id="ayse", name="Ayşe", endpoint="PJSIP/a"),
@@ -179,7 +185,6 @@ async def seeded(store: CallStore, engine: AsyncEngine) -> FigureQueries:
     await callback(engine, "pending", 0, agent="mehmet")
     await callback(engine, "cancelled", 0)  # not counted
     await callback(engine, "done", 1, promise=False)  # a task, not a promise
-    return FigureQueries(engine)
 
 
 def q(days: int = 1, **kwargs: Any) -> StatsQuery:
@@ -275,7 +280,7 @@ def test_parse_query_names_what_is_wrong() -> None:
         "order": ({"since": "2026-11-27", "until": "2026-11-01"}, "since must come first"),
         "long": ({"since": "2025-01-01", "until": "2026-01-01"}, "at most 92 days"),
         "group": ({"group_by": "planet"}, "group_by = 'planet': must be one of total, day"),
-        "talk": ({"min_talk_s": "-3"}, "min_talk_s = '-3': must be seconds from 0"),
+        "talk": ({"min_talk_s": "-3"}, "min_talk_s = '-3': must be whole seconds from 0"),
         "unknown": ({"sinse": "2026-11-01"}, "unknown parameter 'sinse'"),
     }
     for params, message in bad.values():

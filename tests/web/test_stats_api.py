@@ -4,14 +4,19 @@ grades by supervisors."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
+from sqlalchemy import func, select
 
 from telephony.config import AgentConfig
+from telephony.stats.rollup import FRESH_DAYS
+from telephony.store.models import StatsDay
 from telephony.store.policy_audit import PolicyAudit
 from telephony.store.repo import CallStore
 from telephony.web.app import AGENT_UI_DIR
@@ -34,6 +39,7 @@ async def stats_app(app: web.Application, store: CallStore, world: World) -> web
         audit=PolicyAudit(store.engine),
         page=AGENT_UI_DIR / "stats.html",
         now=world.clock,
+        refresh_every_s=None,
     )
     return app
 
@@ -88,7 +94,7 @@ async def test_supervisor_reads_every_agent_an_agent_only_herself(logged_in: Log
         ("since=2025-01-01&until=2026-11-27", "at most 92 days at once"),
         ("group_by=planet", "group_by = 'planet': must be one of total, day, week"),
         ("agent=nobody", "agent = 'nobody': no such agent"),
-        ("min_talk_s=ten", "min_talk_s = 'ten': must be seconds from 0 to 3600"),
+        ("min_talk_s=ten", "min_talk_s = 'ten': must be whole seconds from 0 to 3600"),
         ("color=red", "unknown parameter 'color'"),
     ],
 )
@@ -177,3 +183,38 @@ async def test_grading_round_trip_and_roles(logged_in: LoggedIn) -> None:
         headers={"X-CSRF-Token": admin_csrf},
     )
     assert saved.status == 200 and (await saved.json())["form"]["version"] == 1
+
+
+async def test_closed_days_read_from_the_aggregates_with_the_same_figures(
+    logged_in: LoggedIn, world: World
+) -> None:
+    supervisor, _ = await logged_in("supervisor")
+    path = "/api/stats/figures?since=2026-11-27&until=2026-11-27&group_by=agent"
+    _, today = await get(supervisor, path)
+    world.now += timedelta(days=2)  # the 27th is closed now: aggregated on first use
+    admin, _ = await logged_in("admin")  # (the supervisor's session has expired by now)
+    status, closed = await get(admin, path)
+    assert status == 200 and closed["rows"] == today["rows"]
+    assert [row["calls"]["incoming"] for row in closed["rows"]] == [1, 1, 1]
+
+
+async def test_recent_days_are_refreshed_in_the_background(
+    aiohttp_client: AiohttpClient, app: web.Application, store: CallStore, world: World
+) -> None:
+    world.now += timedelta(days=2)
+    add_stats_routes(
+        app,
+        engine=store.engine,
+        audit=PolicyAudit(store.engine),
+        page=AGENT_UI_DIR / "stats.html",
+        now=world.clock,
+        refresh_every_s=0.05,
+    )
+    await aiohttp_client(app)  # starts the app and its refresh task
+    for _ in range(100):
+        async with store.engine.connect() as conn:
+            days = (await conn.execute(select(func.count()).select_from(StatsDay))).scalar()
+        if days == FRESH_DAYS:
+            break
+        await asyncio.sleep(0.05)
+    assert days == FRESH_DAYS

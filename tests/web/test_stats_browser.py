@@ -39,6 +39,7 @@ async def page(
         audit=PolicyAudit(store.engine),
         page=AGENT_UI_DIR / "stats.html",
         now=world.clock,
+        refresh_every_s=None,
     )
     await add_user(app, "sup", role="supervisor")
     server = await aiohttp_server(app)
