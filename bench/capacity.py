@@ -5,8 +5,8 @@ answer after 0.3 s (N = enough for R calls talking at once), callers arriving ev
 R per second for `duration_s`, each talking (a tone) `talk_s` after it is answered,
 then hanging up. The service runs in its own process with every production part on (store,
 recording of each call with its check after the call, push); the reference is the same
-callers sent by the same PBX to app_queue (`Queue()`, members = the same phones,
-ringinuse=no), without recording.
+callers sent by the same PBX to app_queue in plain dialplan (`MixMonitor()` then
+`Queue()`, members = the same phones, ringinuse=no).
 
 Metrics: `calls_per_s` = answered calls / `duration_s`; `failures` = callers not
 answered within `answer_within_s` (or not placed); `concurrent_calls` = the most calls
@@ -30,7 +30,7 @@ from pathlib import Path
 
 from bench.harness import REPO, BenchError, ServiceProcess, until_idle
 from bench.results import BenchResult, Number, Reference, percentile
-from bench.ring_deadline import QUEUE_DID, SERVICE_DID, _configure_queue
+from bench.ring_deadline import SERVICE_DID, _configure_queue
 from telephony.ari import AriError, AriRest
 from telephony.sandbox.pair import Sandbox, agent_endpoint
 from telephony.world.controller import Leg, PhoneBehaviour, World
@@ -41,8 +41,10 @@ COLUMNS = (
     "failures",
     "concurrent_calls",
     "answer_p99_ms",
+    "pbx_cpu_ms_per_call",
     "service_cpu_ms_per_call",
 )
+QUEUE_DID = "thirdring-bench-capacity"  # dialplans/pbx/extensions_bench.conf: MixMonitor + Queue
 FIRST_PHONE = 2001
 ANSWER_AFTER_S = 0.3
 
