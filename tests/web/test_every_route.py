@@ -1,0 +1,82 @@
+"""Every route of the whole service, without a session and with each role below the
+ones it declares: nothing is reachable by omission (the bad-input suite's route sweep)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.web_urldispatcher import StaticResource
+from pytest_aiohttp import AiohttpClient
+
+from telephony.auth.roles import ROLES
+from telephony.config import load_settings
+from telephony.service import build_app
+from telephony.web.access import ACCOUNTS_KEY, access_of
+
+from .conftest import log_in
+
+PASSWORD = "correct horse battery staple"
+
+
+@pytest.fixture
+async def app(tmp_path: Path) -> web.Application:
+    settings = load_settings(
+        ari_url="http://127.0.0.1:9",  # nothing listens: the web app works without ARI
+        ari_username="u",
+        ari_password="password",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'routes.db'}",
+        recordings_dir=str(tmp_path / "recordings"),
+        ivr_sounds_dir=str(tmp_path / "sounds"),
+        agents=[{"id": "ayse", "name": "Ayşe", "endpoint": "PJSIP/agent2001"}],
+        log_json=False,
+    )
+    return build_app(settings)
+
+
+def declared(app: web.Application) -> list[tuple[str, str, frozenset[str]]]:
+    """(method, a concrete path, roles) of every route that needs a session."""
+    found = []
+    for route in app.router.routes():
+        if isinstance(route.resource, StaticResource) or route.method == "HEAD":
+            continue
+        access = access_of(route)
+        assert access is not None, f"{route.method} {route.resource} declares no access"
+        if access.roles is None or route.resource is None:
+            continue  # public: the login page, /healthz
+        path = re.sub(r"\{[^}]+\}", "1", route.resource.canonical)
+        found.append((route.method, path, frozenset(access.roles)))
+    return found
+
+
+async def test_no_route_is_reachable_without_a_session(
+    app: web.Application, aiohttp_client: AiohttpClient
+) -> None:
+    client = await aiohttp_client(app)
+    routes = declared(app)
+    assert len(routes) > 40
+    for method, path, _ in routes:
+        response = await client.request(method, path, json={}, allow_redirects=False)
+        assert response.status in (401, 302), (method, path, response.status)
+        if response.status == 302:
+            assert method == "GET" and response.headers["Location"] == "/login"
+
+
+@pytest.mark.parametrize("role", sorted(ROLES))
+async def test_no_route_answers_a_role_it_does_not_name(
+    app: web.Application, aiohttp_client: AiohttpClient, role: str
+) -> None:
+    client = await aiohttp_client(app)
+    agent_id = "ayse" if role == "agent" else None
+    await app[ACCOUNTS_KEY].add_user(f"{role}-user", PASSWORD, role, agent_id)
+    csrf = await log_in(client, f"{role}-user", PASSWORD)
+    refused = 0
+    for method, path, roles in declared(app):
+        if role in roles:
+            continue
+        response = await client.request(method, path, json={}, headers={"X-CSRF-Token": csrf})
+        assert response.status == 403, (role, method, path, response.status)
+        refused += 1
+    assert role == "admin" or refused > 0
