@@ -47,7 +47,7 @@ def declared(app: web.Application) -> list[tuple[str, str, frozenset[str]]]:
         if access.roles is None or route.resource is None:
             continue  # public: the login page, /healthz
         path = re.sub(r"\{[^}]+\}", "1", route.resource.canonical)
-        found.append((route.method, path, frozenset(access.roles)))
+        found.append((route.method, path, frozenset[str](access.roles)))
     return found
 
 
