@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import delete, insert, select
+from sqlalchemy import ColumnElement, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telephony.stats.figures import SEPARATOR, FigureQueries, Figures
@@ -28,6 +28,10 @@ from telephony.stats.period import StatsQuery
 from telephony.store.models import StatsDaily, StatsDay
 
 FRESH_DAYS = 35
+# In a stored row's DID or agent: every DID / every agent (never a real id: a control
+# character). Each day is stored at four levels, so a request reads the fewest rows:
+# (ANY, ANY) per day, (ANY, agent), (DID, ANY) and (DID, agent).
+ANY = "\x1f"
 _HISTOGRAMS = ("abandoned_at_ring", "talk_s_counts")  # int keys
 _COUNTERS = tuple(f.name for f in fields(Figures) if f.name not in ("key", "effective"))
 
@@ -47,7 +51,8 @@ def to_json(figures: Figures) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in _COUNTERS:
         value = getattr(figures, name)
-        out[name] = {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
+        if value:  # zeros and empty histograms left out: smaller rows, faster reads
+            out[name] = {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
     return out
 
 
@@ -69,6 +74,13 @@ def add(figures: Figures, other: Figures) -> None:
     """Add `other`'s counters (and its effective calls) into `figures`."""
     add_json(figures, to_json(other))
     figures.effective += other.effective
+
+
+def _level(column: Any, wanted: str | None, grouped: bool) -> ColumnElement[bool]:
+    """Which stored level to read for a DID or agent: one of them, each of them, or all."""
+    if wanted is not None:
+        return column == wanted  # type: ignore[no-any-return]
+    return column != ANY if grouped else column == ANY  # type: ignore[no-any-return]
 
 
 def key_of(group_by: str, day: str, did: str, agent: str) -> str:
@@ -112,13 +124,15 @@ class RollupFigures:
             query = StatsQuery(
                 since=_start(day), until=_start(day + timedelta(days=1)), group_by="did_agent"
             )
-            rows = await self._queries.figures(query)
-            values = []
-            for row in rows:
+            levels: dict[tuple[str, str], Figures] = {}
+            for row in await self._queries.figures(query):
                 did, _, agent = row.key.partition(SEPARATOR)
-                values.append(
-                    {"day": day.isoformat(), "did": did, "agent_id": agent, "figures": to_json(row)}
-                )
+                for level in ((did, agent), (did, ANY), (ANY, agent), (ANY, ANY)):
+                    add(levels.setdefault(level, Figures(key="")), row)
+            values = [
+                {"day": day.isoformat(), "did": did, "agent_id": agent, "figures": to_json(f)}
+                for (did, agent), f in levels.items()
+            ]
             async with self._engine.begin() as conn:
                 await conn.execute(delete(StatsDaily).where(StatsDaily.day == day.isoformat()))
                 await conn.execute(delete(StatsDay).where(StatsDay.day == day.isoformat()))
@@ -157,10 +171,8 @@ class RollupFigures:
             stmt = select(StatsDaily).where(
                 StatsDaily.day >= first.isoformat(), StatsDaily.day <= last.isoformat()
             )
-            if q.did is not None:
-                stmt = stmt.where(StatsDaily.did == q.did)
-            if q.agent is not None:
-                stmt = stmt.where(StatsDaily.agent_id == q.agent)
+            stmt = stmt.where(_level(StatsDaily.did, q.did, q.group_by == "did"))
+            stmt = stmt.where(_level(StatsDaily.agent_id, q.agent, q.group_by == "agent"))
             async with self._engine.connect() as conn:
                 for row in await conn.execute(stmt):
                     key = key_of(q.group_by, row.day, row.did, row.agent_id)

@@ -33,7 +33,13 @@ async def test_aggregated_days_give_the_live_figures(
     await seed(store, engine)
     live = FigureQueries(engine)
     rollup = RollupFigures(engine, live, now=lambda: T0 + 5 * DAY)  # both days closed
-    for extra in ({}, {"agent": "ayse"}, {"did": "100"}, {"min_talk_s": 90}):
+    for extra in (
+        {},
+        {"agent": "ayse"},
+        {"did": "100"},
+        {"agent": "ayse", "did": "200"},
+        {"min_talk_s": 90},
+    ):
         query = q(days=3, group_by=group_by, **extra)
         assert as_json(await rollup.figures(query)) == as_json(await live.figures(query)), extra
     assert await count(engine, StatsDay) == 3  # the third day had no calls: known empty
