@@ -207,6 +207,12 @@ class IvrCalls:
                 del self._handed[call_id]
                 if isinstance(event, ChannelEnteredBridge):
                     self._spawn(self._stop_ringing(caller))
+                else:  # gone before an agent answered: the bridge made for it goes too
+                    self._spawn(self._destroy_bridge(call_id))
+
+    async def _destroy_bridge(self, bridge_id: str) -> None:
+        with contextlib.suppress(AriError):
+            await self._rest.destroy_bridge(bridge_id)
 
     async def _stop_ringing(self, channel_id: str) -> None:
         try:
@@ -215,7 +221,11 @@ class IvrCalls:
             log.info("ivr.ring_stop_failed", channel_id=channel_id, error=str(error))
 
     def owns(self, resource_id: str) -> bool:
-        return resource_id in self._runs or resource_id in self._by_resource
+        return (
+            resource_id in self._runs
+            or resource_id in self._by_resource
+            or resource_id in self._handed  # the bridge made for a handed-over call
+        )
 
     def catch_up(self, channel_ids: set[str]) -> None:
         """After a reconnect: callers that left meanwhile have hung up."""
@@ -398,6 +408,7 @@ class IvrRun:
             match route:
                 case m.ToAgents(group=group):
                     detail = {"group": group}
+                    await self._media_bridge()
                     owner._release(self)  # the call's events go to its CallSession now
                     owner._handed[self.call_id] = self.channel.id
                     tags = record["tags"]
@@ -443,6 +454,19 @@ class IvrRun:
                 )
             except Exception as error:  # a storage fault must not touch the call
                 log.error("store.write_failed", write="ivr_run", error=repr(error))
+
+    async def _media_bridge(self) -> None:
+        """Make the call's bridge (id = call id) ahead of the inbound policy, with media
+        through Asterisk (`proxy_media`). A caller answered by the IVR has live RTP when an
+        agent answers, so a plain mixing bridge starts as a native RTP bridge and switches
+        to a simple one when the call's recording attaches; the agent's phone then gets
+        the caller's audio with a sequence-number jump (seen: 1762 -> 61506) and drops it
+        as late: the agent hears silence. `bridge_together` finds this bridge (Conflict)
+        and uses it."""
+        with contextlib.suppress(AriError):
+            await self.owner._rest.create_bridge(
+                type="mixing,proxy_media", bridge_id=self.call_id, name=self.call_id
+            )
 
     async def _callback(self, route: m.ToCallback) -> dict[str, Any]:
         number = normalise_number(route.number, self.owner._region)

@@ -297,12 +297,11 @@ async def test_after_the_ivr_caller_and_agent_hear_each_other_and_the_call_is_re
     await asyncio.wait_for(phone.ended.wait(), 5)
     await eventually(lambda: settled(world.heard(caller)), what="the caller's recording")
     await eventually(lambda: settled(world.heard(phone)), what="the phone's recording")
-    # The caller heard the greeting, ringback, then the agent; the call's recording holds
-    # both voices. (Before the in-band ringback was stopped at the bridge, the agent never
-    # heard the caller. What the agent hears is not asserted here: in about 1 run in 4,
-    # after an IVR prompt, the agent's phone hears silence while the PBX does receive
-    # the caller — an open issue, see the README's IVR section.)
+    # The caller heard the greeting, ringback, then the agent; the agent heard the caller
+    # (it did not when the in-band ringback went on, nor, 1 run in 4, when the bridge
+    # started as a native RTP bridge); the call's recording holds both voices.
     assert AGENT_TONE in tones_heard(world.heard(caller), TONES)
+    assert tones_heard(world.heard(phone), TONES) == {CALLER_TONE}
     kept = await service.checked_recording(record.id)
     assert kept.status == "complete", kept.detail
     assert tones_heard(service.recording_file(kept), TONES) == {CALLER_TONE, AGENT_TONE}
