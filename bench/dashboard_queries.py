@@ -24,8 +24,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
-
 from bench import history_lookup
 from bench.results import BenchResult, percentile
 from telephony.stats.figures import FigureQueries
@@ -33,7 +31,6 @@ from telephony.stats.period import GroupBy, StatsQuery
 from telephony.stats.rollup import RollupFigures
 from telephony.store.db import create_engine
 from telephony.store.migrate import migrate
-from telephony.store.models import StatsDaily
 
 NAME = "dashboard_queries"
 COLUMNS = ("p99_ms", "figures_p99_ms", "live_p99_ms", "live_figures_p99_ms")
@@ -150,10 +147,7 @@ async def measure(path: Path, repeats: int) -> list[BenchResult]:
                 since = END - timedelta(days=days - 1)
                 q = StatsQuery(since=since, until=END + timedelta(days=1), group_by=group_by)
                 today = StatsQuery(since=END, until=q.until, group_by=group_by)
-                closed = select(StatsDaily).where(
-                    StatsDaily.day >= since.date().isoformat(),
-                    StatsDaily.day < END.date().isoformat(),
-                )
+                closed = rollup.closed_statement(q, since.date(), (END - timedelta(days=1)).date())
                 async with engine.connect() as conn:
                     live = await _timed(conn, queries.all_statements(q), repeats)
                     served = await _timed(

@@ -20,7 +20,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, delete, insert, select
+from sqlalchemy import ColumnElement, Select, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telephony.stats.figures import SEPARATOR, FigureQueries, Figures
@@ -158,6 +158,15 @@ class RollupFigures:
                 await self.refresh(missing)
                 log.info("stats.aggregated", days=len(missing))
 
+    def closed_statement(self, q: StatsQuery, first: date, last: date) -> Select[Any]:
+        """The stored rows a request reads for its closed days first..last."""
+        return select(StatsDaily).where(
+            StatsDaily.day >= first.isoformat(),
+            StatsDaily.day <= last.isoformat(),
+            _level(StatsDaily.did, q.did, q.group_by == "did"),
+            _level(StatsDaily.agent_id, q.agent, q.group_by == "agent"),
+        )
+
     async def figures(self, q: StatsQuery) -> list[Figures]:
         """The same figures as FigureQueries.figures: closed days from the aggregated
         rows, today (and later) live."""
@@ -168,11 +177,7 @@ class RollupFigures:
             first = q.since.date()
             last = (closed_until - timedelta(days=1)).date()
             await self._ensure(first, last)
-            stmt = select(StatsDaily).where(
-                StatsDaily.day >= first.isoformat(), StatsDaily.day <= last.isoformat()
-            )
-            stmt = stmt.where(_level(StatsDaily.did, q.did, q.group_by == "did"))
-            stmt = stmt.where(_level(StatsDaily.agent_id, q.agent, q.group_by == "agent"))
+            stmt = self.closed_statement(q, first, last)
             async with self._engine.connect() as conn:
                 for row in await conn.execute(stmt):
                     key = key_of(q.group_by, row.day, row.did, row.agent_id)
