@@ -241,6 +241,10 @@ class IvrCalls:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        # Bridges made for calls not bridged yet would outlive us, empty.
+        for call_id in list(self._handed):
+            await self._destroy_bridge(call_id)
+        self._handed.clear()
 
     # --- used by the runs ------------------------------------------------------------
 

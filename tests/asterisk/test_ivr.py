@@ -12,7 +12,10 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import aiohttp
+
 from telephony.ari import Event, PlaybackFinished, PlaybackStarted
+from telephony.auth import ensure_user
 from telephony.sandbox.pair import Sandbox
 from telephony.world.audio import duration_s, tones_heard
 from telephony.world.controller import Leg, PhoneBehaviour, World
@@ -406,3 +409,44 @@ async def test_an_external_number_is_dialled_and_bridged(
     assert runs[0].result == "external"
     assert runs[0].detail == {"number": "+905321110000", "status": "answered"}
     await asyncio.wait_for(world.customer_legs["905321110000"][0].ended.wait(), 5)
+
+
+async def test_a_menu_an_admin_adds_in_the_api_is_heard_on_the_next_call(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    home = f"{sandbox.pbx.home}/ivr-{secrets.token_hex(4)}"
+    service = await start_service(
+        ivr_sounds_dir=str(sandbox.pbx.install.host_path(home)), ivr_sounds_pbx_dir=home
+    )
+    heard = Heard(service)
+    await ensure_user(service.runtime.store, "boss", "a long admin password", "admin")
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    # No flow yet: the DID rings the agents at once, as before the IVR existed.
+    first = await call(world, "+905551114400", "Sevgi")
+    await asyncio.wait_for(first.rang.wait(), 5)
+    assert not first.answered.is_set() and heard.started == []
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        login = {"username": "boss", "password": "a long admin password"}
+        async with http.post(f"{service.url}/login", json=login) as response:
+            csrf = (await response.json())["csrf_token"]
+        async with http.put(
+            f"{service.url}/api/admin/ivr/flows/{DID}",
+            json=menu_flow(),
+            headers={"X-CSRF-Token": csrf},
+        ) as response:
+            assert response.status == 200, await response.text()
+    await service.runtime.ivr.rendered()
+    # The next call hears the greeting and the menu; the call in progress is left alone.
+    second = await call(world, "+905551114411", "Tarık")
+    await heard.prompts(2)
+    await world.press(second, "1")
+    calls = await eventually(lambda: _two_calls(service), 15, "both calls with the agents")
+    by_number = {c["caller_number"]: c for c in calls}
+    assert by_number["+905551114400"]["ivr"] is None
+    assert by_number["+905551114411"]["tag"] == "sales"
+    assert not first.answered.is_set()
+
+
+async def _two_calls(service: RunningService) -> list[dict[str, Any]] | None:
+    calls = service.runtime.live_calls()
+    return calls if len(calls) == 2 else None
