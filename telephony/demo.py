@@ -37,11 +37,14 @@ AGENTS = [
 ]
 # Two adverts, two numbers: the DID says where the caller came from.
 DIDS = ["908502220001", "908502220002"]
-# Each advertised number's front door (the default IVR flow): kind of business, company.
+# Each advertised number's front door (the default IVR flow): kind of business, company,
+# and its hours: the first is open round the clock (so a demo at night has calls for the
+# agents), the second keeps office hours (its callers after hours are offered a callback).
 BUSINESSES = {
-    "908502220001": ("mobilya atölyesi", "Usta Ahşap"),
-    "908502220002": ("hukuk bürosu", "Adalet Hukuk"),
+    "908502220001": ("mobilya atölyesi", "Usta Ahşap", True),
+    "908502220002": ("hukuk bürosu", "Adalet Hukuk", False),
 }
+ALL_WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # A small list, so callers come back (repeat callers), plus one anonymous caller.
 CALLERS = [
     ("+905321112233", "Ali Vural"),
@@ -110,9 +113,14 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
         await ensure_user(app[RUNTIME_KEY].store, role, password, role, agent_id)
     await _seed_history(app[RUNTIME_KEY].store)
     ivr = app[RUNTIME_KEY].ivr
-    for did, (activity, company) in BUSINESSES.items():
+    for did, (activity, company, always_open) in BUSINESSES.items():
         if ivr.flows.flow_for(did) is None:  # an admin's own flow is kept
-            await ivr.save(did, default_flow(activity, company), "demo")
+            flow = (
+                default_flow(activity, company, days=ALL_WEEK, opens="00:00", closes="24:00")
+                if always_open
+                else default_flow(activity, company)
+            )
+            await ivr.save(did, flow, "demo")
     await web.TCPSite(runner, settings.http_host, port).start()
     world = World.of(box.world)
     await world.start()
@@ -197,7 +205,7 @@ async def _one_call(world: World, rng: random.Random, did: str, number: str, nam
     try:
         await asyncio.wait_for(caller.answered.wait(), 45)
         # The IVR answers first (greeting), so stay on long enough to reach an agent.
-        await asyncio.wait_for(caller.ended.wait(), rng.uniform(12.0, 24.0))
+        await asyncio.wait_for(caller.ended.wait(), rng.uniform(20.0, 35.0))
     except TimeoutError:
         pass
     finally:
