@@ -57,6 +57,10 @@ class LiveView:
         if slot.status is AgentStatus.PAUSED and slot.pause_reason == MISSED_CALL:
             self._alarm("missed_call", agent_id=slot.agent_id)
 
+    def alarm(self, kind: str, **fields: Any) -> None:
+        """Raise an alarm on the supervisors' view (other parts: e.g. a missing recording)."""
+        self._alarm(kind, **fields)
+
     def _alarm(self, kind: str, **fields: Any) -> None:
         alarm = {"kind": kind, "at": self._clock().isoformat(), **fields}
         self._alarms.append(alarm)
