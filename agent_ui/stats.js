@@ -6,6 +6,7 @@
 let me = { role: "agent", agent_id: null, csrf_token: "" };
 let form = null;
 let lastRows = [];
+let figuresAsked = 0; // only the newest request's answer is shown (answers can cross)
 
 const $ = (id) => document.getElementById(id);
 
@@ -134,13 +135,15 @@ function params() {
 
 async function showFigures() {
   $("status").textContent = "";
+  const asked = ++figuresAsked;
   let body;
   try {
     body = await getJson("/api/stats/figures?" + params().toString());
   } catch (error) {
-    $("status").textContent = error.message;
+    if (asked === figuresAsked) $("status").textContent = error.message;
     return;
   }
+  if (asked !== figuresAsked) return;
   lastRows = body.rows.map(figureRow);
   fillTable($("figures"), FIGURE_HEADERS, lastRows);
   const rows = body.rows;

@@ -3,7 +3,10 @@ funnel and the ring histogram are drawn, a supervisor grades a call on the form.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -94,3 +97,21 @@ async def test_supervisor_grades_a_call(page: tuple[Page, Seen]) -> None:
     await expect(view.locator("#scores tbody tr td").first).to_have_text("evil")
     assert await view.locator("img").count() == 0
     assert seen.dialogs == []
+
+
+async def test_csv_export_matches_the_api(page: tuple[Page, Seen]) -> None:
+    view, _ = page
+    async with view.expect_download() as download_info:
+        await view.locator("#csv").click()
+    download = await download_info.value
+    path = await download.path()
+    rows = list(csv.reader(io.StringIO(Path(path).read_text(encoding="utf-8"))))
+    api = await view.evaluate(
+        """async () => (await (await fetch(
+            "/api/stats/figures?since=2026-11-27&until=2026-11-27&group_by=agent"
+        )).json()).rows"""
+    )
+    assert rows[0][:3] == ["Group", "Incoming", "Answered"]
+    assert [(r[0], int(r[1]), int(r[2])) for r in rows[1:]] == [
+        (a["key"], a["calls"]["incoming"], a["calls"]["answered_by_human"]) for a in api
+    ]
