@@ -147,6 +147,13 @@ async function showFigures() {
   lastRows = body.rows.map(figureRow);
   fillTable($("figures"), FIGURE_HEADERS, lastRows);
   const rows = body.rows;
+  const overTime = ["day", "week", "month"].includes(body.query.group_by);
+  $("series-section").hidden = !overTime;
+  if (overTime) {
+    bars($("series"), rows.map((r) => ({
+      label: r.key + " · " + r.sales.sales + " sold", value: r.calls.incoming,
+    })));
+  }
   bars($("funnel"), [
     { label: "Incoming", value: sum(rows, (r) => r.calls.incoming) },
     { label: "Effective", value: sum(rows, (r) => r.talk.effective) },

@@ -115,3 +115,13 @@ async def test_csv_export_matches_the_api(page: tuple[Page, Seen]) -> None:
     assert [(r[0], int(r[1]), int(r[2])) for r in rows[1:]] == [
         (a["key"], a["calls"]["incoming"], a["calls"]["answered_by_human"]) for a in api
     ]
+
+
+async def test_a_time_series_when_grouped_by_period(page: tuple[Page, Seen]) -> None:
+    view, _ = page
+    await expect(view.locator("#series-section")).to_be_hidden()  # grouped by agent
+    await view.locator("#group_by").select_option("day")
+    await view.locator("#filters button[type=submit]").click()
+    await expect(view.locator("#series-section")).to_be_visible()
+    await expect(view.locator("#series > span").first).to_have_text("2026-11-27 · 0 sold")
+    await expect(view.locator("#series .bar")).to_have_count(1)
