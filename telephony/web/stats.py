@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from aiohttp import web
@@ -81,6 +81,7 @@ def add_stats_routes(
     app.router.add_get("/stats", stats_page)
     app.router.add_get("/api/stats/figures", get_figures)
     app.router.add_get("/api/stats/agents", get_agents)
+    app.router.add_post("/api/admin/stats/refresh", post_refresh)
     app.router.add_get("/api/stats/costs", get_costs)
     app.router.add_put("/api/admin/spend", put_spend)
     app.router.add_get("/api/stats/grades", get_scores)
@@ -151,6 +152,22 @@ async def get_figures(request: web.Request) -> web.Response:
             "not_yet": "script and variant figures wait for scripts (issue 7)",
         }
     )
+
+
+@requires("admin")
+async def post_refresh(request: web.Request) -> web.Response:
+    """Recompute the stored per-day figures of closed days since..until (e.g. after
+    outcomes older than the automatically refreshed days were corrected)."""
+    try:
+        query = parse_query(request.query, today=_today(request), max_days=366)
+    except BadRequest as bad:
+        return _error(400, str(bad))
+    first = query.since.date()
+    days = (query.until - query.since).days
+    refreshed = await request.app[STATS_KEY].rollup.refresh(
+        first + timedelta(days=n) for n in range(days)
+    )
+    return web.json_response({"refreshed_days": refreshed})
 
 
 @requires(*ANY_ROLE)

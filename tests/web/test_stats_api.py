@@ -218,3 +218,18 @@ async def test_recent_days_are_refreshed_in_the_background(
             break
         await asyncio.sleep(0.05)
     assert days == FRESH_DAYS
+
+
+async def test_admin_recomputes_closed_days(logged_in: LoggedIn, world: World) -> None:
+    world.now += timedelta(days=3)
+    admin, csrf = await logged_in("admin")
+    headers = {"X-CSRF-Token": csrf}
+    done = await admin.post(
+        "/api/admin/stats/refresh?since=2026-11-26&until=2026-11-30", headers=headers
+    )
+    assert (done.status, await done.json()) == (200, {"refreshed_days": 4})  # the 30th is today
+    bad = await admin.post("/api/admin/stats/refresh?since=2020-01-01", headers=headers)
+    assert bad.status == 400 and "at most 366 days" in (await bad.json())["error"]
+    supervisor, s_csrf = await logged_in("supervisor")
+    refused = await supervisor.post("/api/admin/stats/refresh", headers={"X-CSRF-Token": s_csrf})
+    assert refused.status == 403
