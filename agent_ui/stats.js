@@ -234,6 +234,8 @@ async function loadAgents() {
 }
 
 function renderForm() {
+  $("form-version").textContent = "version " + form.version;
+  $("form-json").value = JSON.stringify(form.questions, null, 2);
   const box = $("questions");
   box.replaceChildren();
   for (const question of form.questions) {
@@ -253,15 +255,31 @@ function renderForm() {
     box.appendChild(set);
   }
   const scenario = $("scenario");
+  scenario.replaceChildren(el("option", "—"));
+  scenario.firstChild.value = "";
   for (const [key, text] of Object.entries(form.scenarios)) {
     const option = el("option", key);
     option.value = key;
     option.title = text;
     scenario.appendChild(option);
   }
-  scenario.addEventListener("change", () => {
-    $("scenario-text").textContent = form.scenarios[scenario.value] || "";
-  });
+}
+
+async function saveForm() {
+  let questions;
+  try {
+    questions = JSON.parse($("form-json").value);
+  } catch (error) {
+    $("status").textContent = "The questions are not valid JSON: " + error.message;
+    return;
+  }
+  try {
+    form = { ...(await sendJson("PUT", "/api/admin/grading/form", { questions })).form };
+    $("status").textContent = "";
+    renderForm();
+  } catch (error) {
+    $("status").textContent = error.message;
+  }
 }
 
 async function openCall(callId) {
@@ -353,6 +371,9 @@ async function start() {
     $("grading-section").hidden = false;
     form = (await getJson("/api/grading/form")).form;
     renderForm();
+    $("scenario").addEventListener("change", () => {
+      $("scenario-text").textContent = form.scenarios[$("scenario").value] || "";
+    });
     $("open-call").addEventListener("submit", (event) => {
       event.preventDefault();
       openCall($("call-id").value.trim());
@@ -363,6 +384,11 @@ async function start() {
     });
   }
   if (me.role === "admin") {
+    $("form-editor").hidden = false;
+    $("form-editor").addEventListener("submit", (event) => {
+      event.preventDefault();
+      saveForm();
+    });
     $("spend").hidden = false;
     $("spend").addEventListener("submit", (event) => {
       event.preventDefault();

@@ -142,3 +142,31 @@ async def test_an_agent_sees_only_her_figures_and_no_grading(server_url: str) ->
         await expect(page.locator("#grading-section")).to_be_hidden()
         await expect(page.locator("#costs-section")).to_be_hidden()
         assert seen.console_errors == []
+
+
+async def test_admin_edits_the_form_and_enters_spend(server_url: str, app: web.Application) -> None:
+    await add_user(app, "boss", role="admin")
+    seen = Seen()
+    async with open_page(server_url + "stats", seen=seen, login=("boss", PASSWORD)) as page:
+        await expect(page.locator("#form-version")).to_have_text("version 0")
+        hostile = "<img src=x onerror=alert(1)> smiled"
+        questions = f'[{{"id": "smiled", "text": "{hostile}", "group": "tone"}}]'
+        await page.locator("#form-json").fill(questions)
+        await page.locator("#form-editor button[type=submit]").click()
+        await expect(page.locator("#form-version")).to_have_text("version 1")
+        await expect(page.locator("#questions legend")).to_have_text([f"tone: {hostile}"])
+        await page.locator("#form-json").fill('[{"id": "Bad id", "text": "x"}]')
+        await page.locator("#form-editor button[type=submit]").click()
+        await expect(page.locator("#status")).to_contain_text("questions[0].id = 'Bad id'")
+        await page.locator("#since").fill("2026-11-27")
+        await page.locator("#until").fill("2026-11-27")
+        spend = page.locator("#spend")
+        await spend.locator("input[name=did]").fill("+902120000000")
+        await spend.locator("input[name=month]").fill("2026-11")
+        await spend.locator("input[name=amount]").fill("200")
+        await spend.locator("button[type=submit]").click()
+        cells = page.locator("#costs tbody tr").first.locator("td")
+        await expect(cells.nth(2)).to_have_text("200 TRY")
+        await expect(cells.nth(5)).to_have_text("100")  # 200 over the 2 calls
+        assert await page.locator("img").count() == 0
+        assert seen.dialogs == []
