@@ -200,9 +200,12 @@ class RollupFigures:
         return [rows[k] for k in sorted(rows)]
 
     async def keep_fresh(self, every_s: float, days: int = FRESH_DAYS) -> None:
-        """Recompute the last `days` closed days every `every_s` seconds, forever."""
+        """Recompute the last `days` closed days every `every_s` seconds, forever; the
+        first time soon after start (what changed while the service was down)."""
+        wait = min(every_s, 30.0)
         while True:
-            await asyncio.sleep(every_s)
+            await asyncio.sleep(wait)
+            wait = every_s
             today = self._today()
             try:
                 async with self._lock:
