@@ -9,13 +9,14 @@ the dialplan rather than stranding them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
 import structlog
 
-from telephony.ari import AriError, AriRest, AriUnavailable, NotFound
+from telephony.ari import AriError, AriRest, AriUnavailable, Conflict, NotFound
 from telephony.calls.legs import bridge_together, create_and_dial
 from telephony.calls.presence import AgentPresence
 from telephony.calls.queue import QueueInfo
@@ -55,7 +56,9 @@ class CommandExecutor:
         queue: QueueInfo | None = None,
         recorder: Recorder | None = None,
         holds: HoldStore | None = None,
-        retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6),
+        # Rides out ~15 s of Asterisk being unreachable (a network blip, the ARI socket
+        # cut): the call's own task waits, its events queue up behind, nothing is lost.
+        retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0),
     ) -> None:
         self._retry_delays = retry_delays
         self._rest = rest
@@ -140,7 +143,8 @@ class CommandExecutor:
             case m.StartBridgeMoh(bridge_id=bridge, moh_class=moh_class):
                 await rest.start_bridge_moh(bridge, moh_class)
             case m.StopBridgeMoh(bridge_id=bridge):
-                await rest.stop_bridge_moh(bridge)
+                with contextlib.suppress(Conflict):  # e.g. the reassurance is playing instead
+                    await rest.stop_bridge_moh(bridge)
             case m.PlayToBridge(bridge_id=bridge, playback_id=playback, media=media):
                 self._on_agent_channel(session, playback)  # its PlaybackFinished comes here
                 await rest.play_bridge(bridge, list(media), playback_id=playback)
@@ -156,7 +160,8 @@ class CommandExecutor:
             case m.StartMoh(channel_id=channel, moh_class=moh_class):
                 await rest.start_moh(channel, moh_class)
             case m.StopMoh(channel_id=channel):
-                await rest.stop_moh(channel)
+                with contextlib.suppress(Conflict):  # no music playing: stopped already
+                    await rest.stop_moh(channel)
             case m.Announce(channel_id=channel, playback_id=playback):
                 self._on_agent_channel(session, playback)  # its PlaybackFinished comes here
                 told = self._queue.announcement(session.call_id)

@@ -323,6 +323,8 @@ class CallService:
         state = session.state
         if session.caller_channel not in channels:
             session.feed(m.CallerHungUp())
+            if self._recorder is not None:  # when it really ended, its recording knows
+                self._recorder.end_unseen(session.call_id)
         elif state is not None and state.agent_channel and state.agent_channel not in channels:
             session.feed(m.AgentLegEnded(channel_id=state.agent_channel, reason="gone"))
 

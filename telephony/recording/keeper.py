@@ -30,7 +30,7 @@ from typing import Any
 import structlog
 
 from telephony.alarms import Alarms
-from telephony.ari import AriError, AriRest, Conflict, NotFound
+from telephony.ari import AriError, AriRest, AriUnavailable, Conflict, NotFound
 from telephony.ari.stasis import until_in_stasis
 from telephony.recording.files import (
     Analysis,
@@ -121,12 +121,17 @@ class RecordingKeeper:
         try:
             for part in parts(call_id, record.channels):
                 await self._start_part(part, call_id, caller_channel)
+        except AriUnavailable:
+            raise  # Asterisk unreachable for now: the executor tries again
         except NotFound:
             await self._store.forget(call_id)  # the caller is gone: nothing to record
             raise
         except AriError as error:
             # The call goes on; the recording is marked and people are told at once.
             await self._failed(call_id, f"could not start: {error}")
+        else:
+            if record.status == "recording":  # the length is checked from when it began
+                await self._store.update(call_id, started_at=self._clock())
 
     async def _start_part(self, part: Part, call_id: str, caller_channel: str) -> None:
         with contextlib.suppress(Conflict):  # an earlier try made it

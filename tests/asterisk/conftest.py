@@ -6,7 +6,11 @@ These tests FAIL when the sandbox cannot start (never skip): `Sandbox.start()` r
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
 import socket
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,7 +40,8 @@ AGENT_TONE = 1000
 
 @pytest.fixture(scope="session")
 def sandbox() -> Iterator[Sandbox]:
-    with Sandbox(phone_extensions=("2001", "2002", "2003")) as running:
+    # 2001-2003 for most tests; up to 2020 for the resilience tests with 20 calls up.
+    with Sandbox(phone_extensions=tuple(str(2001 + i) for i in range(20))) as running:
         yield running
 
 
@@ -167,36 +172,96 @@ def free_port() -> int:
 StartService = Callable[..., Awaitable[RunningService]]
 
 
+def service_values(sandbox: Sandbox, tmp_path: Path, **overrides: Any) -> dict[str, Any]:
+    """The tests' service settings (the same database and recordings for a restart)."""
+    return {
+        "ari_url": sandbox.pbx.ari_url,
+        "ari_username": sandbox.pbx.ari_username,
+        "ari_password": sandbox.pbx.ari_password,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/calls.db",
+        "recordings_dir": str(tmp_path / "recordings"),
+        "agents": AGENTS,
+        # A fast 1-second ring cycle keeps tests short: 6 rings = 6 s to the
+        # deadline; an agent's phone rings 3 rings = 3 s at most.
+        "rings": {
+            "default": {
+                "cadence": "fast",
+                "max_rings": 6,
+                "agent_rings": 3,
+                "auto_pause_on_miss": False,  # its own test below
+            },
+            "custom_cadences": {"fast": {"segments_ms": [500, 500]}},
+        },
+        "max_wait_s": 20.0,
+        "no_agent_retry_s": 0.3,
+        "http_port": free_port(),
+        "log_json": False,
+        **overrides,
+    }
+
+
+@dataclass
+class ServiceProcess:
+    """The service as its own process (`python -m telephony serve`), to be killed."""
+
+    process: asyncio.subprocess.Process
+    url: str
+
+    async def kill_9(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        await asyncio.wait_for(self.process.wait(), 5)
+
+
+SpawnService = Callable[..., Awaitable[ServiceProcess]]
+
+
+@pytest.fixture
+async def spawn_service(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[SpawnService]:
+    """Start the real service process with the tests' settings (+ overrides); it can be
+    `kill -9`ed and a `start_service(**same overrides)` takes over its calls."""
+    spawned: list[asyncio.subprocess.Process] = []
+    logs = []
+
+    async def spawn(**overrides: Any) -> ServiceProcess:
+        values = service_values(sandbox, tmp_path, **overrides)
+        env = {**os.environ, **{f"THIRDRING_{k.upper()}": _env(v) for k, v in values.items()}}
+        log = (tmp_path / f"service-process-{len(spawned)}.log").open("wb")
+        logs.append(log)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "telephony", "serve", env=env, stdout=log, stderr=log
+        )
+        spawned.append(process)
+        url = f"http://127.0.0.1:{values['http_port']}"
+        await eventually(lambda: _connected(f"{url}/healthz"), 20, "the service process")
+        return ServiceProcess(process, url)
+
+    yield spawn
+    for process in spawned:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    for log in logs:
+        log.close()
+
+
+def _env(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+async def _connected(url: str) -> bool:
+    try:
+        async with aiohttp.ClientSession() as http, http.get(url) as response:
+            return bool((await response.json()).get("ari") == "connected")
+    except (aiohttp.ClientError, ValueError):
+        return False
+
+
 @pytest.fixture
 async def start_service(sandbox: Sandbox, tmp_path: Path) -> AsyncIterator[StartService]:
     started: list[RunningService] = []
 
     async def start(*, wait: bool = True, **overrides: Any) -> RunningService:
-        values: dict[str, Any] = {
-            "ari_url": sandbox.pbx.ari_url,
-            "ari_username": sandbox.pbx.ari_username,
-            "ari_password": sandbox.pbx.ari_password,
-            "database_url": f"sqlite+aiosqlite:///{tmp_path}/calls.db",
-            "recordings_dir": str(tmp_path / "recordings"),
-            "agents": AGENTS,
-            # A fast 1-second ring cycle keeps tests short: 6 rings = 6 s to the
-            # deadline; an agent's phone rings 3 rings = 3 s at most.
-            "rings": {
-                "default": {
-                    "cadence": "fast",
-                    "max_rings": 6,
-                    "agent_rings": 3,
-                    "auto_pause_on_miss": False,  # its own test below
-                },
-                "custom_cadences": {"fast": {"segments_ms": [500, 500]}},
-            },
-            "max_wait_s": 20.0,
-            "no_agent_retry_s": 0.3,
-            "http_port": free_port(),
-            "log_json": False,
-            **overrides,
-        }
-        settings = load_settings(**values)
+        settings = load_settings(**service_values(sandbox, tmp_path, **overrides))
         app = build_app(settings)
         runner = web.AppRunner(app)
         await runner.setup()

@@ -6,10 +6,6 @@ by hand found, and playback with seeking in a real Chromium <audio> element."""
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import signal
-import sys
 import time
 import wave
 from array import array
@@ -28,12 +24,11 @@ from telephony.world.controller import PhoneBehaviour, World
 from ..browser import Seen, open_page
 from .conftest import (
     AGENT_TONE,
-    AGENTS,
     CALLER_TONE,
     RunningService,
+    SpawnService,
     StartService,
     eventually,
-    free_port,
     set_phones,
 )
 
@@ -142,40 +137,17 @@ async def test_a_file_deleted_by_hand_is_found_and_reported(
 
 
 async def test_kill_9_mid_call_then_restart_leaves_a_complete_recording(
-    sandbox: Sandbox, world: World, start_service: StartService, tmp_path: Path
+    world: World, start_service: StartService, spawn_service: SpawnService
 ) -> None:
-    settings: dict[str, Any] = {
-        "ari_url": sandbox.pbx.ari_url,
-        "ari_username": sandbox.pbx.ari_username,
-        "ari_password": sandbox.pbx.ari_password,
-        "database_url": f"sqlite+aiosqlite:///{tmp_path}/calls.db",
-        "recordings_dir": str(tmp_path / "recordings"),
-        "http_port": free_port(),
-        "agents": AGENTS,
-        "rings": {"default": {"cadence": "us", "max_rings": 6, "agent_rings": 3}},
-    }
-    env = {**os.environ, **{f"THIRDRING_{k.upper()}": _env(v) for k, v in settings.items()}}
-    log = (tmp_path / "killed-service.log").open("wb")
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "telephony", "serve", env=env, stdout=log, stderr=log
-    )
-    try:
-        url = f"http://127.0.0.1:{settings['http_port']}/healthz"
-        await eventually(lambda: _connected(url), timeout=20, what="the service to connect")
-        set_phones(world, PhoneBehaviour(answer_after=0.3, tone_hz=AGENT_TONE))
-        caller = await world.call(DID, "+905551230006", "Kill", tone_hz=CALLER_TONE)
-        await asyncio.wait_for(caller.answered.wait(), 10)
-        started = time.monotonic()
-        await asyncio.sleep(2.0)
-        process.send_signal(signal.SIGKILL)
-        await asyncio.wait_for(process.wait(), 5)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        log.close()
+    killed = await spawn_service()
+    set_phones(world, PhoneBehaviour(answer_after=0.3, tone_hz=AGENT_TONE))
+    caller = await world.call(DID, "+905551230006", "Kill", tone_hz=CALLER_TONE)
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    started = time.monotonic()
+    await asyncio.sleep(2.0)
+    await killed.kill_9()
     await asyncio.sleep(1.0)  # the call goes on in Asterisk with nobody watching
-    service = await start_service(**{k: v for k, v in settings.items() if k != "http_port"})
+    service = await start_service()  # the same database and recordings root
     await eventually(lambda: _talking(service), what="the call adopted after the restart")
     await asyncio.sleep(2.0)
     await world.hangup(caller)
@@ -221,18 +193,6 @@ async def test_playback_seeks_in_a_real_chromium_audio_element(
 
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def _env(value: Any) -> str:
-    return value if isinstance(value, str) else json.dumps(value)
-
-
-async def _connected(url: str) -> bool:
-    try:
-        async with aiohttp.ClientSession() as http, http.get(url) as response:
-            return bool((await response.json()).get("ari") == "connected")
-    except aiohttp.ClientError:
-        return False
 
 
 async def _talking(service: RunningService) -> dict[str, Any] | None:
