@@ -109,13 +109,18 @@ class RollupFigures:
         self._engine = engine
         self._queries = queries or FigureQueries(engine)
         self._now = now
-        self._lock = asyncio.Lock()  # one aggregation at a time (no duplicate work)
+        # One aggregation at a time: no duplicate work, no two writers of one day.
+        self._lock = asyncio.Lock()
 
     def _today(self) -> date:
         return self._now().astimezone(UTC).date()
 
     async def refresh(self, days: Iterable[date]) -> int:
         """(Re)compute closed days; returns how many."""
+        async with self._lock:
+            return await self._refresh(days)
+
+    async def _refresh(self, days: Iterable[date]) -> int:
         count = 0
         today = self._today()
         for day in days:
@@ -155,7 +160,7 @@ class RollupFigures:
             days = (first + timedelta(days=n) for n in range((last - first).days + 1))
             missing = [d for d in days if d.isoformat() not in done]
             if missing:
-                await self.refresh(missing)
+                await self._refresh(missing)
                 log.info("stats.aggregated", days=len(missing))
 
     def closed_statement(self, q: StatsQuery, first: date, last: date) -> Select[Any]:
@@ -208,7 +213,6 @@ class RollupFigures:
             wait = every_s
             today = self._today()
             try:
-                async with self._lock:
-                    await self.refresh(today - timedelta(days=n) for n in range(days, 0, -1))
+                await self.refresh(today - timedelta(days=n) for n in range(days, 0, -1))
             except Exception:  # the next round tries again; the figures stay readable
                 log.exception("stats.refresh_failed")
