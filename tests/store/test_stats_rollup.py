@@ -9,12 +9,13 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from telephony.config import AgentConfig
 from telephony.stats.figures import FigureQueries
 from telephony.stats.rollup import RollupFigures
 from telephony.store.models import CallNote, StatsDaily, StatsDay
 from telephony.store.repo import CallStore
 
-from .test_stats_figures import DAY, T0, q, seed
+from .test_stats_figures import DAY, T0, call, q, seed
 
 
 def as_json(rows: list[Any]) -> list[dict[str, Any]]:
@@ -66,3 +67,17 @@ async def test_today_is_live_and_a_refresh_catches_later_changes(
     assert (fresh.sales, fresh.offers) == (3, 4)  # c1, c2 and c7 (the Tuesday, live)
     assert as_json([fresh]) == as_json(await live.figures(query))
     assert await rollup.refresh([(T0 + DAY).date(), (T0 + 2 * DAY).date()]) == 0  # not closed
+
+
+async def test_a_sunday_belongs_to_the_week_of_its_monday(
+    store: CallStore, engine: AsyncEngine
+) -> None:
+    await store.upsert_agents([AgentConfig(id="ayse", name="Ayşe", endpoint="PJSIP/a")])
+    for call_id, day in (("sun1", 6), ("mon2", 7)):  # Sunday 8 and Monday 9 November
+        await call(store, call_id, agent="ayse", talk_s=70, answered_ring=1.0, day=day)
+    live = FigureQueries(engine)
+    rollup = RollupFigures(engine, live, now=lambda: T0 + 30 * DAY)
+    query = q(days=14, group_by="week")
+    expected = [("2026-11-02", 1), ("2026-11-09", 1)]
+    assert [(f.key, f.incoming) for f in await live.figures(query)] == expected
+    assert [(f.key, f.incoming) for f in await rollup.figures(query)] == expected
