@@ -34,6 +34,7 @@ FRESH_DAYS = 35
 ANY = "\x1f"
 _HISTOGRAMS = ("abandoned_at_ring", "talk_s_counts")  # int keys
 _COUNTERS = tuple(f.name for f in fields(Figures) if f.name not in ("key", "effective"))
+_KNOWN = frozenset(_COUNTERS)
 
 log = structlog.get_logger(__name__)
 
@@ -57,9 +58,8 @@ def to_json(figures: Figures) -> dict[str, Any]:
 
 
 def add_json(figures: Figures, data: dict[str, Any]) -> None:
-    for name in _COUNTERS:
-        value = data.get(name)
-        if value is None:
+    for name, value in data.items():  # only what the day had (zeros are not stored)
+        if name not in _KNOWN:
             continue
         if isinstance(value, dict):
             into: dict[Any, int] = getattr(figures, name)
