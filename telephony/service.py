@@ -67,6 +67,13 @@ class Runtime:
         self.push = PushRuntime(self.engine, pool, utc_now)
         self.callbacks = CallbackStore(self.engine)
         self.alarms = Alarms(utc_now)
+        # Alarms (a missing recording, a root that cannot be written) reach the
+        # supervisors' live view at once.
+        self.alarms.subscribe(
+            lambda alarm: self.push.live.alarm(
+                alarm.kind, call_id=alarm.call_id, detail=alarm.detail
+            )
+        )
         # Call flows per DID: callers of a DID with one go through the IVR first.
         self.ivr = IvrRuntime(
             engine=self.engine,

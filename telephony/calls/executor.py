@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -106,8 +106,12 @@ class CommandExecutor:
         rest = self._rest
         match command:
             case m.RingCaller(channel_id=channel):
-                await rest.ring(channel)
+                # Not awaited: the agent's dial and the screen pop need not wait for the
+                # caller's 180. The answer waits for it (see below).
+                session.ringing = asyncio.create_task(self._quietly(rest.ring(channel)))
             case m.AnswerCaller(channel_id=channel):
+                if session.ringing is not None:  # a ring after the answer would be a tone
+                    await session.ringing
                 await rest.answer(channel)
             case m.ReserveAgents(exclude=exclude, limit=limit, strategy=strategy):
                 slots = self._pool.reserve(session.call_id, exclude, limit=limit, strategy=strategy)
@@ -181,6 +185,13 @@ class CommandExecutor:
                 )
                 self._on_end(session)
         return None
+
+    @staticmethod
+    async def _quietly(request: Awaitable[None]) -> None:
+        try:
+            await request
+        except AriError as error:  # the caller may have gone already: their call ends
+            log.info("call.ring_failed", error=str(error))
 
     async def _why_bridging_failed(
         self, session: CallSession, command: m.BridgeCall, error: AriError

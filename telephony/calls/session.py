@@ -56,6 +56,7 @@ class CallSession:
         self.facts: dict[str, Any] = {}  # what was stored, for the live view
         self.escalations: list[dict[str, Any]] = []
         self.holds: list[dict[str, Any]] = []  # this call's holds, as stored
+        self.ringing: asyncio.Task[None] | None = None  # the caller's 180, on its way
         # What the IVR learnt before the call reached the agents (tags, choices, path).
         self.ivr: dict[str, Any] | None = None
         self.state: CallState | None = None

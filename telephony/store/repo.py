@@ -245,15 +245,14 @@ class CallStore:
             _records().where(Call.ended_at.is_(None)).order_by(Call.arrived_at, Call.id)
         )
 
-    async def recent_calls(self, limit: int = 50) -> list[CallRecord]:
-        """Ended calls, newest arrival first. Live ones come from the call engine."""
+    async def recent_calls(self, limit: int = 50, agent_id: str | None = None) -> list[CallRecord]:
+        """Ended calls, newest arrival first (of one agent, if given). Live ones come
+        from the call engine."""
         _check_limit(limit)
-        return await self._fetch(
-            _records()
-            .where(Call.ended_at.is_not(None))
-            .order_by(Call.arrived_at.desc(), Call.id.desc())
-            .limit(limit)
-        )
+        stmt = _records().where(Call.ended_at.is_not(None))
+        if agent_id is not None:
+            stmt = stmt.where(Call.agent_id == agent_id)
+        return await self._fetch(stmt.order_by(Call.arrived_at.desc(), Call.id.desc()).limit(limit))
 
     async def contact_history(self, number_e164: str, limit: int = 10) -> list[CallRecord]:
         """Calls from this number, newest first, open ones included."""

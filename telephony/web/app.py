@@ -34,7 +34,14 @@ from telephony.push.state import Push
 from telephony.store.notes import Notes
 from telephony.store.repo import CallRecord, CallStore
 from telephony.store.users import UserStore
-from telephony.web.access import ACCOUNTS_KEY, auth_middleware, check_routes, public, requires
+from telephony.web.access import (
+    ACCOUNTS_KEY,
+    auth_middleware,
+    check_routes,
+    current_session,
+    public,
+    requires,
+)
 from telephony.web.agents import add_agent_routes
 from telephony.web.demo import add_demo_routes
 from telephony.web.login import LIMITER_KEY, add_login_routes
@@ -142,12 +149,16 @@ async def healthz(request: web.Request) -> web.Response:
 @requires(*ANY_ROLE)
 async def api_calls(request: web.Request) -> web.Response:
     store = request.app[STORE_KEY]
-    recent = await store.recent_calls(RECENT_LIMIT)
+    session = current_session(request)
+    # An agent sees only their own calls: never another agent's callers or history.
+    mine = session.agent_id or "" if session.role == "agent" else None
+    recent = await store.recent_calls(RECENT_LIMIT, agent_id=mine)
     # The engine's snapshots carry agent_id only; people read names.
     agent_names: dict[object, str] = {a.id: a.name for a in await store.list_agents()}
     live = [
         {**call, "agent_name": call.get("agent_name") or agent_names.get(call.get("agent_id"))}
         for call in request.app[LIVE_CALLS_KEY]()
+        if mine is None or call.get("agent_id") == mine or mine in call.get("offered_to", [])
     ]
     recent_json = [call_json(call) for call in recent]
     await add_recording_status(request, recent_json)

@@ -9,6 +9,7 @@ import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
+from telephony.config import AgentConfig
 from telephony.store.repo import CallStore
 from telephony.web.app import AGENT_UI_DIR
 
@@ -17,10 +18,10 @@ from .conftest import T0, Client, World, add_user, finished_call, live_call, log
 
 @pytest.fixture
 async def client(aiohttp_client: AiohttpClient, app: web.Application) -> Client:
-    """Logged in as an agent."""
-    await add_user(app, "alice", role="agent", agent_id="alice")
+    """Logged in as a supervisor (the calls page shows everyone's calls to them)."""
+    await add_user(app, "sue", role="supervisor")
     client = await aiohttp_client(app)
-    await log_in(client, "alice")
+    await log_in(client, "sue")
     return client
 
 
@@ -258,3 +259,21 @@ def test_page_has_no_inline_code_and_never_parses_html(page: str, script: str) -
     assert finder.problems == []
     code = (AGENT_UI_DIR / script).read_text(encoding="utf-8")
     assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write|eval\(", code)
+
+
+async def test_an_agent_sees_only_their_own_calls(
+    aiohttp_client: AiohttpClient, app: web.Application, store: CallStore, world: World
+) -> None:
+    await store.upsert_agents([AgentConfig(id="bob", name="Bob", endpoint="PJSIP/b")])
+    await finished_call(store, "alices", agent_id="alice")
+    await finished_call(store, "bobs", agent_id="bob", start=T0 + timedelta(minutes=1))
+    world.live = [
+        live_call("live-bob", phase="talking", agent_id="bob"),
+        {**live_call("ringing-alice", phase="offering"), "offered_to": ["alice"]},
+    ]
+    await add_user(app, "alice", role="agent", agent_id="alice")
+    client = await aiohttp_client(app)
+    await log_in(client, "alice")
+    body = await get_json(client, "/api/calls")
+    assert [c["id"] for c in body["recent"]] == ["alices"]
+    assert [c["id"] for c in body["live"]] == ["ringing-alice"]

@@ -60,7 +60,7 @@ async def page_url(
             arrived_at=T0 + timedelta(minutes=9, seconds=57),
         ),
     ]
-    await add_user(app, "alice", role="agent", agent_id="alice")
+    await add_user(app, "sue", role="supervisor")  # the calls page: everyone's calls
     server = await aiohttp_server(app)
     return str(server.make_url("/"))
 
@@ -68,7 +68,7 @@ async def page_url(
 @pytest.fixture
 async def page(page_url: str) -> AsyncIterator[tuple[Page, Seen]]:
     seen = Seen()
-    async with open_page(page_url, seen=seen, login=("alice", PASSWORD)) as page:
+    async with open_page(page_url, seen=seen, login=("sue", PASSWORD)) as page:
         # Wait for the first render of both tables.
         await expect(page.locator("#recent-calls tr[data-call-id]")).to_have_count(3)
         await expect(page.locator("#live-calls tr[data-call-id]")).to_have_count(2)
