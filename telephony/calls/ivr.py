@@ -412,7 +412,6 @@ class IvrRun:
             match route:
                 case m.ToAgents(group=group):
                     detail = {"group": group}
-                    await self._media_bridge()
                     owner._release(self)  # the call's events go to its CallSession now
                     owner._handed[self.call_id] = self.channel.id
                     tags = record["tags"]
@@ -458,19 +457,6 @@ class IvrRun:
                 )
             except Exception as error:  # a storage fault must not touch the call
                 log.error("store.write_failed", write="ivr_run", error=repr(error))
-
-    async def _media_bridge(self) -> None:
-        """Make the call's bridge (id = call id) ahead of the inbound policy, with media
-        through Asterisk (`proxy_media`). A caller answered by the IVR has live RTP when an
-        agent answers, so a plain mixing bridge starts as a native RTP bridge and switches
-        to a simple one when the call's recording attaches; the agent's phone then gets
-        the caller's audio with a sequence-number jump (seen: 1762 -> 61506) and drops it
-        as late: the agent hears silence. `bridge_together` finds this bridge (Conflict)
-        and uses it."""
-        with contextlib.suppress(AriError):
-            await self.owner._rest.create_bridge(
-                type="mixing,proxy_media", bridge_id=self.call_id, name=self.call_id
-            )
 
     async def _callback(self, route: m.ToCallback) -> dict[str, Any]:
         number = normalise_number(route.number, self.owner._region)

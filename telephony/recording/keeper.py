@@ -281,17 +281,23 @@ class RecordingKeeper:
         return facts or {}
 
     async def _fetch_all(self, record: RecordingRecord) -> bytes | None:
-        """The call's file: one mono recording, or two parts made one stereo file."""
-        found = [await self._fetch(p.name) for p in parts(record.call_id, record.channels)]
-        if any(data is None for data in found):
-            return None
-        if len(found) == 1:
-            return found[0]
-        try:
-            return await asyncio.to_thread(stereo_wav, found[0] or b"", found[1] or b"")
-        except ValueError as error:
-            log.error("recording.merge_failed", call_id=record.call_id, error=str(error))
-            return None
+        """The call's file: one mono recording, or two parts made one stereo file. The
+        check starts when the first part is finished; the other may still be closing
+        (its header not written yet), so an unreadable pair is fetched again."""
+        for delay in (*self._fetch_delays, None):
+            found = [await self._fetch(p.name) for p in parts(record.call_id, record.channels)]
+            if any(data is None for data in found):
+                return None
+            if len(found) == 1:
+                return found[0]
+            try:
+                return await asyncio.to_thread(stereo_wav, found[0] or b"", found[1] or b"")
+            except ValueError as error:
+                if delay is None:
+                    log.error("recording.merge_failed", call_id=record.call_id, error=str(error))
+                    return None
+                await asyncio.sleep(delay)
+        return None
 
     async def _fetch(self, name: str) -> bytes | None:
         """Asterisk renames the file into place just after RecordingFinished: retry."""
