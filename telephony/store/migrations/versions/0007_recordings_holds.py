@@ -1,6 +1,5 @@
-"""Recordings (one per answered call, checked after the call), holds, the audit of
-what people did with recordings (pause, playback, download, purge), and callback
-promises (a callback task promised on a call, with a note).
+"""Recordings (one per answered call, checked after the call), holds, and the audit
+of what people did with recordings (pause, playback, download, purge).
 
 Revision ID: 0007
 Revises: 0006
@@ -78,20 +77,9 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_recording_audit")),
     )
     op.create_index(op.f("ix_recording_audit_call_id"), "recording_audit", ["call_id"])
-    # "I'll call you back in 15 minutes": a callback task promised on a call, with a note.
-    with op.batch_alter_table("callbacks") as batch:
-        batch.add_column(
-            sa.Column("promise", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
-        batch.add_column(sa.Column("note", sa.String(500), nullable=True))
-        batch.add_column(sa.Column("call_id", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("callbacks") as batch:
-        batch.drop_column("call_id")
-        batch.drop_column("note")
-        batch.drop_column("promise")
     op.drop_table("recording_audit")
     op.drop_table("holds")
     op.drop_table("recordings")
