@@ -126,10 +126,33 @@ function recentRow(call) {
     el("td", "rings", ringsOf(call)),
     el("td", "num", seconds(call.talk_seconds)),
     el("td", null, el("span", `outcome outcome-${outcome.replace(/[^a-z_-]/gi, "")}`, text(outcome))),
-    el("td", "recording", text(call.recording_name)),
+    recordingCell(call.recording),
   );
   row.dataset.callId = text(call.id, "");
   return row;
+}
+
+/** The recording's check status and length, and a player when this user may hear it. */
+function recordingCell(recording) {
+  const cell = el("td", "recording");
+  if (!recording || typeof recording !== "object") {
+    cell.append("—");
+    return cell;
+  }
+  const status = text(recording.status, "");
+  const pill = el("span", `rec rec-${status.replace(/[^a-z_-]/gi, "")}`, status);
+  if (recording.detail) pill.title = String(recording.detail);
+  cell.append(pill);
+  if (typeof recording.duration_s === "number") cell.append(` ${seconds(recording.duration_s)} s`);
+  const url = recording.audio_url;
+  if (typeof url === "string" && url.startsWith("/api/recordings/")) {
+    const player = document.createElement("audio");
+    player.controls = true;
+    player.preload = "none";
+    player.src = url;
+    cell.append(player);
+  }
+  return cell;
 }
 
 let lastRecent = null;

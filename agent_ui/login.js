@@ -30,7 +30,9 @@ async function logIn(event) {
       credentials: "same-origin",
     });
     if (response.ok) {
-      window.location.assign("/");
+      // Agents work in the workspace; supervisors and admins start on the calls page.
+      const me = await response.json().catch(() => ({}));
+      window.location.assign(me && me.role === "agent" ? "/workspace" : "/");
       return;
     }
     if (response.status === 429) {

@@ -119,7 +119,9 @@ async def test_live_call_rings_talks_and_ends_on_the_page(
         await expect(row.nth(5)).to_have_text(re.compile(r"^ring \d+\.\d of 6$"))
         await expect(row.nth(6)).to_have_text(str(math.floor(talk)))
         await expect(row.nth(7)).to_have_text("answered")
-        await expect(row.nth(8)).to_have_text(record.recording_name or "—")
+        # The recording, once checked after the call: its status, length and a player.
+        await expect(row.nth(8).locator(".rec")).to_have_text("complete", timeout=UI_TIMEOUT)
+        await expect(row.nth(8).locator("audio")).to_have_count(1)
         await _assert_caller_name_is_text(page)
 
         states: list[str] = await page.evaluate("window.__states")
