@@ -70,7 +70,9 @@ _ACCEPTED: dict[str, str] = {
     "recording_channels_by_did": "must be a table of DID = 1 or 2",
     "recording_channels_by_did.*": "must be 1 (mixed mono) or 2 (caller left, agent right)",
     "agents": "must be a list of agents, each with id, name and endpoint",
-    "agents.*": "must be a table with id, name and endpoint only",
+    "agents.*": "must be a table with id, name, endpoint and optionally priority, groups",
+    "agents.*.groups": "must be a list of group names (slugs like sales, support)",
+    "agents.*.groups.*": "must be a slug: lowercase letters, digits, '_' or '-', 1..32 chars",
     "agents.*.id": "must be a slug: lowercase letters, digits, '_' or '-', 1..32 chars",
     "agents.*.name": "must be a string of 1..80 characters",
     "agents.*.endpoint": "must be an Asterisk dial string like PJSIP/agent2001",
@@ -94,6 +96,8 @@ class AgentConfig(BaseModel, extra="forbid"):
     endpoint: str = Field(pattern=_DIAL_STRING.pattern)
     # Lower rings first when a ring policy selects agents "sequential"ly.
     priority: int = Field(default=100, ge=0, le=1000)
+    # The groups an IVR can route to (e.g. "sales", "support"); none: any call.
+    groups: list[Annotated[str, Field(pattern=_AGENT_ID.pattern)]] = Field(default_factory=list)
 
 
 PositiveSeconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]

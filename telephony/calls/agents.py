@@ -43,12 +43,21 @@ class AgentSlot:
     pause_reason: str | None = None
     changed_at: datetime | None = None
     talking: bool = False  # the reserved call was answered by this agent (wrap-up follows)
+    groups: frozenset[str] = frozenset()
 
 
 class AgentPool:
     def __init__(self, agents: Iterable[AgentConfig], now: datetime) -> None:
         self._slots = {
-            a.id: AgentSlot(a.id, a.name, a.endpoint, AgentStatus.AVAILABLE, now, a.priority)
+            a.id: AgentSlot(
+                a.id,
+                a.name,
+                a.endpoint,
+                AgentStatus.AVAILABLE,
+                now,
+                a.priority,
+                groups=frozenset(a.groups),
+            )
             for a in agents
         }
         self._order = tuple(self._slots)  # configured order, for round robin
@@ -64,11 +73,15 @@ class AgentPool:
         limit: int | None = 1,
         strategy: Strategy = "longest_idle",
         prefer: str | None = None,
+        group: str | None = None,
     ) -> list[AgentSlot]:
+        """Up to `limit` available agents; of `group` only, when some agent is in it (a
+        group nobody belongs to routes to everyone: a caller never waits for nobody)."""
+        members = self.in_group(group)
         candidates = [
             Candidate(s.agent_id, s.idle_since, s.priority)
             for s in self._slots.values()
-            if s.status is AgentStatus.AVAILABLE
+            if s.status is AgentStatus.AVAILABLE and (not members or s.agent_id in members)
         ]
         chosen = choose(
             candidates,
@@ -82,6 +95,11 @@ class AgentPool:
         if chosen:
             self._last_offered = chosen[-1]
         return [self.mark_busy(agent, call_id) for agent in chosen]
+
+    def in_group(self, group: str | None) -> set[str]:
+        if group is None:
+            return set()
+        return {s.agent_id for s in self._slots.values() if group in s.groups}
 
     def mark_busy(self, agent_id: str, call_id: str) -> AgentSlot:
         slot = self._slots[agent_id]

@@ -113,8 +113,10 @@ class CommandExecutor:
                 if session.ringing is not None:  # a ring after the answer would be a tone
                     await session.ringing
                 await rest.answer(channel)
-            case m.ReserveAgents(exclude=exclude, limit=limit, strategy=strategy):
-                slots = self._pool.reserve(session.call_id, exclude, limit=limit, strategy=strategy)
+            case m.ReserveAgents(exclude=exclude, limit=limit, strategy=strategy, group=group):
+                slots = self._pool.reserve(
+                    session.call_id, exclude, limit=limit, strategy=strategy, group=group
+                )
                 if not slots:
                     return m.NoAgentAvailable()
                 offers = (m.AgentOffer(agent_id=s.agent_id, endpoint=s.endpoint) for s in slots)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -197,6 +198,9 @@ class CallService:
         arrived (its arrival time kept), with the IVR's choices on it for the pop."""
         session = self._session(call_id, channel, did, arrived_at=arrived_at)
         session.ivr = ivr
+        group = ivr.get("group")
+        if isinstance(group, str) and session.plan is not None:  # the agents of that group
+            session.plan = replace(session.plan, group=group)
         self._spawn(self._record_arrival_then_run(session, channel, fresh=True))
 
     def _session(

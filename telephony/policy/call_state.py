@@ -77,6 +77,7 @@ class RingPlan:
     auto_pause_on_miss: bool = False
     escalation: tuple[Escalation, ...] = (Escalation("queue"),)
     hold: HoldPlan = field(default_factory=HoldPlan)
+    group: str | None = None  # the agent group the IVR routed the caller to
 
     @property
     def deadline(self) -> timedelta:

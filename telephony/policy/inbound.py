@@ -161,7 +161,10 @@ class InboundPolicy:
         busy = tuple(leg.agent_id for leg in state.legs)
         limit = None if state.ring_all else 1
         ask = m.ReserveAgents(
-            exclude=(*state.tried, *busy), limit=limit, strategy=state.plan.selection
+            exclude=(*state.tried, *busy),
+            limit=limit,
+            strategy=state.plan.selection,
+            group=state.plan.group,
         )
         return replace(state, asking=True), [*commands, ask]
 

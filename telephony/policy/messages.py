@@ -116,6 +116,7 @@ class ReserveAgents(Message):
     limit: int | None = 1
     strategy: Literal["longest_idle", "round_robin", "sequential", "ring_all"] = "longest_idle"
     prefer: str | None = None  # this agent first when available (a promised callback's)
+    group: str | None = None  # only agents of this group (the caller's IVR choice)
 
 
 class ReleaseAgent(Message):

@@ -22,6 +22,7 @@ from telephony.world.controller import Leg, PhoneBehaviour, World
 
 from .conftest import (
     AGENT_TONE,
+    AGENTS,
     CALLER_TONE,
     RunningService,
     StartService,
@@ -120,7 +121,13 @@ async def live_call(service: RunningService) -> dict[str, Any]:
 async def test_a_key_in_the_menu_lands_on_that_group_with_the_choice_on_the_call(
     world: World, start_service: StartService, sandbox: Sandbox
 ) -> None:
-    service, _ = await ivr_service(start_service, sandbox, menu_flow())
+    # Ayşe sells, Mehmet supports: the caller who presses 2 (support) gets Mehmet, even
+    # though Ayşe has been idle the longest.
+    agents = [
+        {**AGENTS[0], "groups": ["sales"]},
+        {**AGENTS[1], "groups": ["support"]},
+    ]
+    service, _ = await ivr_service(start_service, sandbox, menu_flow(), agents=agents)
     heard = Heard(service)
     set_phones(world, PhoneBehaviour(answer_after=0.5, listen=False))
     caller = await call(world)
@@ -137,6 +144,8 @@ async def test_a_key_in_the_menu_lands_on_that_group_with_the_choice_on_the_call
         return bool(calls) and calls[0]["phase"] == "talking"
 
     await eventually(talking, 15, "an agent to answer")
+    assert service.runtime.live_calls()[0]["agent_id"] == "mehmet"
+    assert "2001" not in world.phone_legs  # the sales agent's phone never rang
     await world.hangup(caller)
     record = await service.ended_call()
     assert record.outcome == "answered"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from telephony.calls.agents import AgentPool
+from telephony.config import AgentConfig
 from telephony.policy.routing import Candidate, choose
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
@@ -48,3 +50,18 @@ def test_a_preferred_agent_comes_first_when_available() -> None:
     assert choose(candidates, strategy="sequential", prefer="b") == ["b"]
     assert choose(candidates, strategy="sequential", prefer="gone") == ["a"]
     assert choose(candidates, strategy="sequential", prefer="b", exclude=("b",)) == ["a"]
+
+
+def test_the_pool_offers_a_group_only_to_its_members() -> None:
+    now = datetime(2026, 11, 27, tzinfo=UTC)
+    agents = [
+        AgentConfig(id="ayse", name="Ayşe", endpoint="PJSIP/a", groups=["sales"]),
+        AgentConfig(id="mehmet", name="Mehmet", endpoint="PJSIP/m", groups=["support"]),
+        AgentConfig(id="can", name="Can", endpoint="PJSIP/c", groups=["sales", "support"]),
+    ]
+    pool = AgentPool(agents, now)
+    chosen = pool.reserve("c1", limit=None, strategy="ring_all", group="support")
+    assert [s.agent_id for s in chosen] == ["mehmet", "can"]
+    assert pool.reserve("c2", group="support") == []  # its members are busy: wait
+    # A group nobody is in: anyone (a caller never waits for nobody).
+    assert [s.agent_id for s in pool.reserve("c3", group="billing")] == ["ayse"]
