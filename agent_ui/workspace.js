@@ -326,7 +326,12 @@ function tick() {
     const holdTimer = document.getElementById("hold-timer");
     holdTimer.hidden = !hold;
     holdTimer.textContent = hold ? `${t("on_hold_for")} ${Math.floor(holdS)} s` : "";
-    document.getElementById("hold-warning").hidden = !(hold && (hold.warned || holdS >= HOLD_WARN_S));
+    const warning = Boolean(hold && (hold.warned || holdS >= HOLD_WARN_S));
+    document.getElementById("hold-warning").hidden = !warning;
+    if (warning && hold.since !== beepedFor) {  // loud: a sound too, once per hold
+      beepedFor = hold.since;
+      beep();
+    }
     document.getElementById("thank-reminder").hidden = Boolean(hold) || Date.now() > thankUntil;
   }
   for (const card of document.querySelectorAll("#pops .pop")) {
@@ -411,6 +416,22 @@ async function holdOrRetrieve() {
 }
 
 /** "I'll call you back in 15 minutes": a callback task that belongs to this agent. */
+let beepedFor = null;
+
+/** Three short tones: the caller has been on hold too long. */
+function beep() {
+  try {
+    const audio = new AudioContext();
+    for (let i = 0; i < 3; i += 1) {
+      const tone = audio.createOscillator();
+      tone.frequency.value = 880;
+      tone.connect(audio.destination);
+      tone.start(audio.currentTime + i * 0.3);
+      tone.stop(audio.currentTime + i * 0.3 + 0.15);
+    }
+  } catch { /* no audio output: the banner still shows */ }
+}
+
 async function promiseCallback() {
   const state = document.getElementById("promise-state");
   if (!current || !current.pop || !current.pop.caller.number) return;

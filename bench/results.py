@@ -88,6 +88,69 @@ def write(path: Path, host: Machine, results: Sequence[BenchResult]) -> None:
     path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
 
 
+def merge_latest(path: Path, host: Machine, results: Sequence[BenchResult]) -> dict[str, Any]:
+    """`latest.json` with this run's benchmarks replaced and the others kept (a run of
+    one benchmark does not erase the rest)."""
+    ran = {r.name for r in results}
+    kept: list[dict[str, Any]] = []
+    if path.exists():
+        try:
+            old = json.loads(path.read_text())
+            kept = [b for b in old.get("benchmarks", []) if b.get("name") not in ran]
+        except (ValueError, AttributeError):
+            kept = []
+    document = {
+        "machine": host.to_json(),
+        "benchmarks": kept + [r.to_json() for r in results],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return document
+
+
+README_START, README_END = "<!-- bench:latest -->", "<!-- /bench:latest -->"
+
+
+def markdown(document: dict[str, Any], columns: dict[str, Sequence[str]]) -> str:
+    """The README's table of the latest results: key metrics, the reference's, the ratio."""
+    host = document.get("machine", {})
+    lines = [
+        f"Machine: {host.get('cores')} cores, {host.get('memory_gb')} GB, "
+        f"Asterisk {host.get('asterisk')}.",
+        "",
+        "| benchmark | params | ours | reference | ratio (first figure) |",
+        "|---|---|---|---|---|",
+    ]
+    for bench in document.get("benchmarks", []):
+        shown = columns.get(bench["name"], list(bench["metrics"])[:3])[:3]
+        params = ", ".join(f"{k}={v}" for k, v in bench["params"].items())
+        ours = ", ".join(f"{c} {_fmt(bench['metrics'].get(c))}" for c in shown)
+        reference, ratio = "-", "-"
+        if bench.get("reference"):
+            ref = bench["reference"]
+            reference = f"{ref['name']}: " + ", ".join(
+                f"{c} {_fmt(ref['metrics'].get(c))}" for c in shown
+            )
+            first, theirs = bench["metrics"].get(shown[0]), ref["metrics"].get(shown[0])
+            if isinstance(first, int | float) and isinstance(theirs, int | float) and theirs:
+                ratio = f"{first / theirs:.2f}"
+        lines.append(f"| {bench['name']} | {params} | {ours} | {reference} | {ratio} |")
+    return "\n".join(lines)
+
+
+def update_readme(readme: Path, table_text: str) -> bool:
+    """Replace the text between the README's bench markers; False if they are missing."""
+    if not readme.exists():
+        return False
+    text = readme.read_text()
+    start, end = text.find(README_START), text.find(README_END)
+    if start < 0 or end < start:
+        return False
+    head = text[: start + len(README_START)]
+    readme.write_text(f"{head}\n{table_text}\n{text[end:]}")
+    return True
+
+
 def _fmt(value: Number | None) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"

@@ -12,6 +12,7 @@ e.g. one made with `git archive`, to compare two versions).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -22,7 +23,16 @@ from pathlib import Path
 
 from bench import capacity, dashboard_queries, history_lookup, ring_deadline, screen_pop
 from bench.harness import REPO, BenchError
-from bench.results import BenchResult, describe, machine, table, write
+from bench.results import (
+    BenchResult,
+    describe,
+    machine,
+    markdown,
+    merge_latest,
+    table,
+    update_readme,
+    write,
+)
 from telephony.ari import AriError
 from telephony.logs import configure_logging
 from telephony.sandbox.instance import AsteriskInstall, find_install
@@ -66,6 +76,10 @@ BENCHMARKS = [
     ),
     Benchmark(capacity.NAME, capacity.COLUMNS, _capacity),
 ]
+
+
+def _columns() -> dict[str, Sequence[str]]:
+    return {b.name: b.columns for b in BENCHMARKS}
 
 
 def _levels(text: str) -> list[int]:
@@ -119,6 +133,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--results", type=Path, default=RESULTS, help="folder for the JSON")
     parser.add_argument(
+        "--readme",
+        action="store_true",
+        help="only regenerate README.md's figures table from latest.json (no benchmark runs)",
+    )
+    parser.add_argument(
         "--legs",
         type=Path,
         default=Path(env["BENCH_LEGS_DIR"]) if env.get("BENCH_LEGS_DIR") else None,
@@ -134,6 +153,11 @@ def _asterisk_version(install: AsteriskInstall) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.readme:
+        latest = json.loads((args.results / "latest.json").read_text())
+        done = update_readme(REPO / "README.md", markdown(latest, _columns()))
+        print("README.md regenerated" if done else "README.md has no bench markers")
+        return 0 if done else 1
     configure_logging("warning", json=False)  # the world controller's chatter stays out
     try:
         host = machine(_asterisk_version(find_install()))
@@ -152,8 +176,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"bench: {bench.name}: {error}", file=sys.stderr)
             return 1
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    write(args.results / "latest.json", host, results)
     write(args.results / f"{stamp}.json", host, results)
+    latest = merge_latest(args.results / "latest.json", host, results)
+    if update_readme(REPO / "README.md", markdown(latest, _columns())):
+        print("README.md: the figures table is regenerated from latest.json", file=sys.stderr)
     print()
     print(describe(host))
     for bench in chosen:
