@@ -291,8 +291,7 @@ async def _with_browser(
             await page.locator("#username").fill(username)
             await page.locator("#password").fill(PASSWORD)
             await page.locator("#login-submit").click()
-            await page.wait_for_url(f"{url}/")
-            await page.goto(f"{url}/workspace")
+            await page.wait_for_url(f"{url}/workspace")  # where agents land after login
             console: list[str] = []
             page.on("console", lambda message: console.append(message.text))
             try:
