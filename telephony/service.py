@@ -161,6 +161,7 @@ class Runtime:
             on_event=self.calls.on_event,
             on_connect=self.calls.on_connect,
             on_disconnect=self.calls.on_disconnect,
+            backoff_max=s.ari_reconnect_max_s,
         )
         runner = asyncio.get_running_loop().create_task(self.stream.run())
         log.info("service.started", agents=len(s.agents), ari_url=s.ari_url, app=s.ari_app)

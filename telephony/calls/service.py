@@ -101,6 +101,7 @@ class CallService:
         self._clock = clock
         self._plan_for = plan_for
         self._recorder = recorder
+        self._pbx_started: str | None = None  # Asterisk's startup time, as last seen
         self._holds = holds
         self._sessions: dict[str, CallSession] = {}
         self._by_channel: dict[str, CallSession] = {}
@@ -296,6 +297,7 @@ class CallService:
     async def on_connect(self) -> None:
         """Rebuild state from Asterisk: lost hangups, calls of an earlier process, orphans."""
         try:
+            restarted = await self._pbx_restarted()
             channels = {c.id: c for c in await self._rest.list_channels()}
             bridges = {b.id: b for b in await self._rest.list_bridges()}
             app = await self._rest.get_application(self._app)
@@ -304,14 +306,14 @@ class CallService:
             log.error("reconcile.failed", error=str(error))
             return
         for session in list(self._sessions.values()):
-            self._catch_up(session, channels)
+            self._catch_up(session, channels, restarted)
         if self.outbound is not None:
             self.outbound.catch_up(set(channels))
         if self.ivr is not None:
             self.ivr.catch_up(set(channels))
         for record in open_calls:
             if record.id not in self._sessions:
-                await self._adopt_or_close(record, channels, bridges)
+                await self._adopt_or_close(record, channels, bridges, restarted)
         await self._remove_orphans(set(app.channel_ids), set(app.bridge_ids), channels)
         if self._recorder is not None:  # recordings of calls that ended meanwhile
             await self._recorder.sweep(set(channels))
@@ -323,17 +325,31 @@ class CallService:
         self.reconciled = False
         log.warning("ari.disconnected", live_calls=len(self._sessions))
 
-    def _catch_up(self, session: CallSession, channels: dict[str, Channel]) -> None:
+    async def _pbx_restarted(self) -> bool:
+        """True when Asterisk started again since we last saw it (its calls are gone)."""
+        info = await self._rest.asterisk_info()
+        status = info.get("status")
+        started = status.get("startup_time") if isinstance(status, dict) else None
+        before, self._pbx_started = self._pbx_started, started
+        return before is not None and started is not None and started != before
+
+    def _catch_up(
+        self, session: CallSession, channels: dict[str, Channel], restarted: bool
+    ) -> None:
         state = session.state
         if session.caller_channel not in channels:
-            session.feed(m.CallerHungUp())
+            session.feed(m.CallLost(reason="pbx_restarted") if restarted else m.CallerHungUp())
             if self._recorder is not None:  # when it really ended, its recording knows
                 self._recorder.end_unseen(session.call_id)
         elif state is not None and state.agent_channel and state.agent_channel not in channels:
             session.feed(m.AgentLegEnded(channel_id=state.agent_channel, reason="gone"))
 
     async def _adopt_or_close(
-        self, record: CallRecord, channels: dict[str, Channel], bridges: dict[str, Bridge]
+        self,
+        record: CallRecord,
+        channels: dict[str, Channel],
+        bridges: dict[str, Bridge],
+        restarted: bool = False,
     ) -> None:
         """A call an earlier process left open: Asterisk's view decides what it is now."""
         caller = channels.get(record.caller_channel_id)
@@ -341,7 +357,11 @@ class CallService:
             outcome = "answered" if record.answered_at else "abandoned"
             log.info("reconcile.closed", call_id=record.id, outcome=outcome)
             await self._store.update_call(
-                record.id, ended_at=self._clock(), outcome=outcome, hangup_by="system"
+                record.id,
+                ended_at=self._clock(),
+                outcome=outcome,
+                hangup_by="system",
+                end_reason="pbx_restarted" if restarted else "ended_while_down",
             )
             if self._recorder is not None:  # its recording knows when it really ended
                 self._recorder.end_unseen(record.id)

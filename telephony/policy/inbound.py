@@ -398,6 +398,13 @@ class InboundPolicy:
         ring = {"abandoned_ring": round(ring_at(state, now), 2)}
         return new, [m.RecordFacts(fields=ring), *commands]
 
+    def _lost(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        """Gone without a hangup we saw (the PBX restarted): closed, with the reason."""
+        assert isinstance(event, m.CallLost)
+        outcome: Outcome = "answered" if state.answered else "failed"
+        new, commands = self._finish(state, now, outcome, "system", hangup_caller=False)
+        return new, [m.RecordFacts(fields={"end_reason": event.reason}), *commands]
+
     def _action_failed(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
         new, commands = self._finish(state, now, "failed", "system", hangup_caller=False)
         back = m.ReturnToDialplan(channel_id=state.caller_channel, label=NOBODY_LABEL)
@@ -470,6 +477,7 @@ _TABLE: dict[tuple[Phase, type], Handler] = {
     **{(p, m.TimerFired): InboundPolicy._timer for p in _LIVE},
     **{(p, m.CallerHungUp): InboundPolicy._caller_hung_up for p in _LIVE},
     **{(p, m.ActionFailed): InboundPolicy._action_failed for p in _LIVE},
+    **{(p, m.CallLost): InboundPolicy._lost for p in _LIVE},
     **{(p, m.AnnouncementDone): InboundPolicy._announced for p in _RINGING},
     (Phase.TALKING, m.AnnouncementDone): hold.reassured,
     (Phase.TALKING, m.HoldRequested): hold.hold,

@@ -62,6 +62,12 @@ class AnnouncementDone(Message):
     """The queue announcement to the caller finished."""
 
 
+class CallLost(Message):
+    """The call is gone and nobody saw it end (e.g. the PBX restarted): `reason` says so."""
+
+    reason: str
+
+
 class HoldRequested(Message):
     """The agent pressed hold: in the browser, or on the desk phone (a re-INVITE)."""
 
@@ -90,6 +96,7 @@ CallEvent = (
     | CallerHungUp
     | TimerFired
     | AnnouncementDone
+    | CallLost
     | HoldRequested
     | RetrieveRequested
     | ActionFailed

@@ -130,6 +130,9 @@ class Call(Base):
     system_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # [{"step": "queue", "ring": 4.0}, ...] in the order they were taken.
     escalations: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # Set when the service closed the call without seeing its end: pbx_restarted (the
+    # PBX went away with it), ended_while_down (the service was not running).
+    end_reason: Mapped[str | None] = mapped_column(String(32))
 
 
 ATTEMPT_OUTCOMES = ("answered", "no_answer", "busy", "rejected", "unreachable", "cancelled")

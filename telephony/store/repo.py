@@ -58,6 +58,7 @@ class CallRecord:
     abandoned_ring: float | None = None
     system_answered_at: datetime | None = None
     escalations: list[dict[str, Any]] | None = None
+    end_reason: str | None = None
     agent_name: str | None = None
 
 

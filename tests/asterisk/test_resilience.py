@@ -193,3 +193,48 @@ async def _talking(service: object) -> bool:
 
 async def _any_file(folder: object, prefix: str) -> bool:
     return any(p.name.startswith(prefix) for p in Path(str(folder)).glob("*"))
+
+
+async def test_an_asterisk_restart_is_reconnected_within_5_s_and_its_calls_closed(
+    tmp_path: Path,
+) -> None:
+    box = Sandbox(phone_extensions=("2001",))  # a PBX of its own: this test restarts it
+    await asyncio.to_thread(box.start)
+    settings = load_settings(
+        ari_url=box.pbx.ari_url,
+        ari_username=box.pbx.ari_username,
+        ari_password=box.pbx.ari_password,
+        database_url=f"sqlite+aiosqlite:///{tmp_path}/restart.db",
+        recordings_dir=f"{tmp_path}/recordings",
+        agents=AGENTS[:1],
+        http_port=free_port(),
+        log_json=False,
+    )
+    runner = web.AppRunner(build_app(settings))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", settings.http_port).start()
+    service = RunningService(runner.app, runner, "", settings)
+    world = World.of(box.world)
+    try:
+        await service.wait_connected()
+        await world.start()
+        world.set_phone("2001", PhoneBehaviour(answer_after=0.2))
+        caller = await world.call("908501234567", "+905551119900", "Restart")
+        await asyncio.wait_for(caller.answered.wait(), 10)
+        await eventually(lambda: _talking(service), what="talking")
+        # Asterisk dies (a crash: no hangup events for the calls), then comes back.
+        assert box.pbx.proc is not None
+        box.pbx.proc.kill()
+        await asyncio.to_thread(box.pbx.proc.wait)
+        await eventually(_state_is(service, "disconnected"), what="ARI disconnected")
+        back = asyncio.get_running_loop().time()
+        await asyncio.to_thread(box.pbx.start)
+        await service.wait_connected(timeout=15)
+        assert asyncio.get_running_loop().time() - back < 5.0 + 2.0  # + Asterisk's boot
+        record = await service.ended_call()
+        assert record.end_reason == "pbx_restarted" and record.hangup_by == "system"
+        assert record.outcome == "answered"  # as far as it got
+    finally:
+        await world.stop()
+        await runner.cleanup()
+        box.stop()

@@ -199,14 +199,17 @@ async def test_migration_0003_adds_and_removes_only_the_user_tables(
     async with engine.connect() as conn:
         tables = await conn.run_sync(lambda c: set(inspect(c).get_table_names()))
     assert not tables & {"users", "user_sessions"} and "calls" in tables
-    await store.call_arrived(
-        call_id="c1",
-        did="+902120000000",
-        caller_number_raw="+905551112233",
-        caller_name_raw="Ayşe",
-        caller_channel_id="chan",
-        arrived_at=T0,
-    )
+    # Written as 0002's schema has it (today's store writes columns added later).
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "INSERT INTO calls (id, did, caller_number_raw, caller_number, caller_name,"
+                " caller_channel_id, arrived_at)"
+                " VALUES ('c1', '+902120000000', '+905551112233', '+905551112233', 'Ayşe',"
+                " 'chan', :at)"
+            ),
+            {"at": T0},
+        )
 
     await migrate(database_url)
     async with engine.connect() as conn:
