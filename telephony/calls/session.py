@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -18,10 +18,10 @@ import structlog
 
 from telephony.policy.inbound import CallState, InboundPolicy, Phase, PolicyError, RingPlan
 from telephony.policy.messages import CallEvent, Command, RecordHold, TimerFired
+from telephony.store.retry import Write, write_with_retry
 
 log = structlog.get_logger("telephony.calls")
 
-Write = Callable[[], Awaitable[object]]
 WRITE_FLUSH_S = 10.0
 
 
@@ -89,10 +89,7 @@ class CallSession:
     async def _write_loop(self) -> None:
         while (item := await self._writes.get()) is not None:
             what, write = item
-            try:
-                await write()
-            except Exception as error:  # a storage fault must not drop the live call
-                log.error("store.write_failed", write=what, error=repr(error))
+            await write_with_retry(what, write)
 
     async def run(self, initial: CallState | None = None, resume: tuple[Command, ...] = ()) -> None:
         """Start the call (or resume an adopted one) and process its events to the end."""

@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -41,6 +41,7 @@ from telephony.recording.files import (
     verdict,
 )
 from telephony.store.recordings import RecordingRecord, RecordingStore
+from telephony.store.retry import write_with_retry
 
 log = structlog.get_logger("telephony.recording")
 
@@ -109,29 +110,51 @@ class RecordingKeeper:
         self._keep_format = keep_format  # wav, or opus (transcoded after the check)
         self._fetch_delays = fetch_delays
         self._checks: dict[str, asyncio.Task[None]] = {}
+        self._writes: set[asyncio.Task[None]] = set()
+        self._tail: asyncio.Task[None] | None = None  # the newest row write, in order
         # Calls whose hangup nobody saw (they ended while the service was down).
         self._end_unseen: set[str] = set()
 
     # --- during the call ------------------------------------------------------------
 
     async def start(self, call_id: str, caller_channel: str, did: str = "") -> None:
-        """Record what the caller says and hears from now on; safe to repeat."""
+        """Record what the caller says and hears from now on; safe to repeat.
+
+        Asterisk is asked first; the row is written behind, in order (a slow or absent
+        database never delays a recording, nor loses its row: it is tried again)."""
         channels = self._channels(did)
-        record = await self._store.started(call_id, call_id, self._format, channels, self._clock())
+        at = self._clock()
+        fmt = self._format
+        self._later(lambda: self._store.started(call_id, call_id, fmt, channels, at))
         try:
-            for part in parts(call_id, record.channels):
+            for part in parts(call_id, channels):
                 await self._start_part(part, call_id, caller_channel)
         except AriUnavailable:
             raise  # Asterisk unreachable for now: the executor tries again
         except NotFound:
-            await self._store.forget(call_id)  # the caller is gone: nothing to record
+            self._later(lambda: self._store.forget(call_id))  # the caller is gone
             raise
         except AriError as error:
             # The call goes on; the recording is marked and people are told at once.
-            await self._failed(call_id, f"could not start: {error}")
+            self._failed_later(call_id, f"could not start: {error}")
         else:
-            if record.status == "recording":  # the length is checked from when it began
-                await self._store.update(call_id, started_at=self._clock())
+            began = self._clock()  # the length is checked from when it really began
+            self._later(lambda: self._store.update(call_id, started_at=began))
+
+    def _later(self, write: Callable[[], Awaitable[object]]) -> None:
+        """A store write off the call's path, after the ones before it (in order), tried
+        again while the database is away."""
+        before = self._tail
+
+        async def in_turn() -> None:
+            if before is not None:
+                await asyncio.wait([before])
+            await write_with_retry("recording", write)
+
+        task = asyncio.get_running_loop().create_task(in_turn())
+        self._tail = task
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
 
     async def _start_part(self, part: Part, call_id: str, caller_channel: str) -> None:
         with contextlib.suppress(Conflict):  # an earlier try made it
@@ -174,22 +197,32 @@ class RecordingKeeper:
         self._alarms.raise_alarm("recording_failed", why, call_id=call_id)
         await self._store.update(call_id, status="failed", detail=why[:255])
 
+    def _failed_later(self, call_id: str, why: str) -> None:
+        self._alarms.raise_alarm("recording_failed", why, call_id=call_id)
+        self._later(lambda: self._store.update(call_id, status="failed", detail=why[:255]))
+
     def _check_soon(self, call_id: str) -> None:
         if call_id in self._checks:
             return
-        task = asyncio.get_running_loop().create_task(self.check(call_id))
+        # Tried again while the database is away (the check reads and writes rows).
+        check = write_with_retry(f"recording check {call_id}", lambda: self.check(call_id))
+        task = asyncio.get_running_loop().create_task(check)
         self._checks[call_id] = task
         task.add_done_callback(lambda _: self._checks.pop(call_id, None))
 
     async def wait_for_checks(self) -> None:
-        if self._checks:
-            await asyncio.gather(*self._checks.values(), return_exceptions=True)
+        pending = [*self._writes, *self._checks.values()]
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
 
     # --- after the call ---------------------------------------------------------------
 
     async def check(self, call_id: str) -> None:
         """Fetch, keep and check one finished recording; mark it and alarm if it fails."""
         record = await self._store.get(call_id)
+        if record is None and self._writes:
+            # Its row is still on its way (the database was away when it began).
+            raise TimeoutError(f"the row of recording {call_id} is not stored yet")
         if record is None or record.status != "recording":
             return
         data = await self._fetch_all(record)

@@ -4,6 +4,7 @@ the service is not there at all, and callers send hostile Caller IDs."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from telephony.world.controller import PhoneBehaviour, World
 from .conftest import (
     AGENT_TONE,
     AGENTS,
+    CALLER_TONE,
     RunningService,
     StartService,
     eventually,
@@ -238,3 +240,28 @@ async def test_an_asterisk_restart_is_reconnected_within_5_s_and_its_calls_close
         await world.stop()
         await runner.cleanup()
         box.stop()
+
+
+async def test_a_locked_database_delays_the_writes_and_loses_none(
+    world: World, start_service: StartService, tmp_path: Path
+) -> None:
+    service = await start_service()
+    set_phones(world, PhoneBehaviour(answer_after=0.3, tone_hz=AGENT_TONE))
+    # Another process holds SQLite's write lock past its 5 s busy timeout.
+    lock = sqlite3.connect(tmp_path / "calls.db", timeout=1, isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    try:
+        caller = await world.call("908501234567", "+905551119911", "Kilit", tone_hz=CALLER_TONE)
+        await asyncio.wait_for(caller.answered.wait(), 10)  # calls keep flowing
+        await asyncio.sleep(2.0)
+        await world.hangup(caller)
+        await asyncio.sleep(6.0)  # the call's writes wait, fail, and are tried again
+    finally:
+        lock.execute("ROLLBACK")
+        lock.close()
+    record = await service.ended_call(timeout=40, number="+905551119911")
+    assert record.outcome == "answered" and record.answered_at is not None
+    attempts = await service.runtime.store.attempts(record.id)
+    assert [a.outcome for a in attempts] == ["answered"]
+    kept = await service.checked_recording(record.id, timeout=40)
+    assert kept.status == "complete", kept.detail

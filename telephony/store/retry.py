@@ -1,0 +1,35 @@
+"""Store writes that outlive a database briefly away: tried again, in order, for about
+a minute; a fault of the data itself (a bad value) is not tried again."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import structlog
+from sqlalchemy.exc import InterfaceError, OperationalError
+
+log = structlog.get_logger("telephony.store")
+
+Write = Callable[[], Awaitable[object]]
+
+# A locked SQLite, a PostgreSQL restart: about a minute in all.
+WRITE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+
+
+def transient(error: Exception) -> bool:
+    """A fault of the database's availability (worth trying again), not of the data."""
+    return isinstance(error, OperationalError | InterfaceError | OSError | TimeoutError)
+
+
+async def write_with_retry(what: str, write: Write) -> None:
+    for delay in (*WRITE_RETRY_DELAYS, None):
+        try:
+            await write()
+            return
+        except Exception as error:  # a storage fault must not drop the live call
+            if delay is None or not transient(error):
+                log.error("store.write_failed", write=what, error=repr(error))
+                return
+            log.warning("store.write_retry", write=what, delay=delay, error=repr(error))
+            await asyncio.sleep(delay)
