@@ -191,11 +191,7 @@ class RecordingKeeper:
         self._check_soon(call_of(name))
 
     async def failed(self, name: str, cause: str) -> None:
-        await self._failed(call_of(name), f"Asterisk: {cause or 'recording failed'}")
-
-    async def _failed(self, call_id: str, why: str) -> None:
-        self._alarms.raise_alarm("recording_failed", why, call_id=call_id)
-        await self._store.update(call_id, status="failed", detail=why[:255])
+        self._failed_later(call_of(name), f"Asterisk: {cause or 'recording failed'}")
 
     def _failed_later(self, call_id: str, why: str) -> None:
         self._alarms.raise_alarm("recording_failed", why, call_id=call_id)

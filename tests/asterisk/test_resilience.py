@@ -24,7 +24,7 @@ from .conftest import (
     RunningService,
     StartService,
     eventually,
-    free_port,
+    service_values,
     set_phones,
 )
 from .proxy import CuttableProxy
@@ -94,23 +94,11 @@ async def test_service_restart_mid_call_adopts_the_call(
 
 
 async def test_service_starts_before_asterisk_and_connects_when_it_appears(
-    tmp_path: object,
+    tmp_path: Path,
 ) -> None:
     late = Sandbox(phone_extensions=("2001",))  # a PBX of its own, started late
-    settings = load_settings(
-        ari_url=late.pbx.ari_url,
-        ari_username=late.pbx.ari_username,
-        ari_password=late.pbx.ari_password,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/late.db",
-        recordings_dir=f"{tmp_path}/recordings",
-        agents=AGENTS[:1],
-        http_port=free_port(),
-        log_json=False,
-    )
-    runner = web.AppRunner(build_app(settings))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", settings.http_port).start()
-    url = f"http://127.0.0.1:{settings.http_port}/healthz"
+    service = await _serve(late, tmp_path)
+    url = f"{service.url}/healthz"
     try:
         async with aiohttp.ClientSession() as http:
             await asyncio.sleep(1.0)
@@ -126,7 +114,7 @@ async def test_service_starts_before_asterisk_and_connects_when_it_appears(
 
             await eventually(connected, timeout=30, what="ARI connected after Asterisk came up")
     finally:
-        await runner.cleanup()
+        await service.stop()
         late.stop()
 
 
@@ -202,20 +190,7 @@ async def test_an_asterisk_restart_is_reconnected_within_5_s_and_its_calls_close
 ) -> None:
     box = Sandbox(phone_extensions=("2001",))  # a PBX of its own: this test restarts it
     await asyncio.to_thread(box.start)
-    settings = load_settings(
-        ari_url=box.pbx.ari_url,
-        ari_username=box.pbx.ari_username,
-        ari_password=box.pbx.ari_password,
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/restart.db",
-        recordings_dir=f"{tmp_path}/recordings",
-        agents=AGENTS[:1],
-        http_port=free_port(),
-        log_json=False,
-    )
-    runner = web.AppRunner(build_app(settings))
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", settings.http_port).start()
-    service = RunningService(runner.app, runner, "", settings)
+    service = await _serve(box, tmp_path)
     world = World.of(box.world)
     try:
         await service.wait_connected()
@@ -238,7 +213,7 @@ async def test_an_asterisk_restart_is_reconnected_within_5_s_and_its_calls_close
         assert record.outcome == "answered"  # as far as it got
     finally:
         await world.stop()
-        await runner.cleanup()
+        await service.stop()
         box.stop()
 
 
@@ -265,3 +240,12 @@ async def test_a_locked_database_delays_the_writes_and_loses_none(
     assert [a.outcome for a in attempts] == ["answered"]
     kept = await service.checked_recording(record.id, timeout=40)
     assert kept.status == "complete", kept.detail
+
+
+async def _serve(box: Sandbox, tmp_path: Path) -> RunningService:
+    """The service against a PBX of the test's own (not the session's), not waiting."""
+    settings = load_settings(**service_values(box, tmp_path, agents=AGENTS[:1]))
+    runner = web.AppRunner(build_app(settings))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", settings.http_port).start()
+    return RunningService(runner.app, runner, f"http://127.0.0.1:{settings.http_port}", settings)
