@@ -84,6 +84,10 @@ async def test_socket_cut_for_5_s_with_20_calls_up(
         assert service.runtime.calls.request_hold(call["id"], True, "test")
     await eventually(lambda: _held(service, HELD), what="4 calls on hold")
 
+    # From now on the desk phones let new offers ring: the agent freed by the hangup
+    # below must not pick up a queued caller and make the count below a race.
+    for phone in ANSWERING:
+        world.set_phone(phone, PhoneBehaviour(answer_after=None, listen=False))
     await proxy.cut()
     gone = callers[TALKING - 1]  # a talking caller hangs up while we are away
     await world.hangup(gone)

@@ -1,0 +1,1 @@
+"""Sales scripts: the model, validation, rendering, matching and variants (issue 7)."""
