@@ -528,3 +528,102 @@ class StatsDaily(Base):
     did: Mapped[str] = mapped_column(String(80), primary_key=True)
     agent_id: Mapped[str] = mapped_column(String(32), primary_key=True)
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+# Scripts (issue 7): the agent's guide through a call, versioned, released in weighted
+# variants, matched to calls by campaign (the DIDs of one advert) and ordered rules.
+SCRIPT_VERSION_STATUSES = ("draft", "published", "retired")
+
+
+class ScriptRow(Base):
+    """A script across its versions: its key, name and language, and whether retired."""
+
+    __tablename__ = "scripts"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    language: Mapped[str] = mapped_column(String(8))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    retired_by: Mapped[str | None] = mapped_column(String(64))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ScriptVersionRow(Base):
+    """One version's body. A draft is edited in place; a published version never
+    changes again (calls keep the version they were given); a retired one is no longer
+    released."""
+
+    __tablename__ = "script_versions"
+    __table_args__ = (
+        CheckConstraint("status IN ('draft', 'published', 'retired')", name="status"),
+        Index("ix_script_versions_key_version", "key", "version", unique=True),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(ForeignKey("scripts.key", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    published_by: Mapped[str | None] = mapped_column(String(64))
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class ScriptReleaseRow(Base):
+    """The weighted variants calls get for one script; the newest row per key is in
+    force, the older ones are its history."""
+
+    __tablename__ = "script_releases"
+    __table_args__ = (Index("ix_script_releases_key", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    key: Mapped[str] = mapped_column(ForeignKey("scripts.key", ondelete="CASCADE"))
+    # [{"label": "A", "version": 1, "weight": 50}, ...]
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    who: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ScriptCampaignRow(Base):
+    """An inbound flow: the DIDs of one advert or source, and the script they get."""
+
+    __tablename__ = "script_campaigns"
+
+    key: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(200))
+    dids: Mapped[list[str]] = mapped_column(JSON)
+    script: Mapped[str | None] = mapped_column(String(40))
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ScriptRuleRow(Base):
+    """One matching rule; `position` orders them (the first that holds wins)."""
+
+    __tablename__ = "script_rules"
+
+    position: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(Text)
+    when: Mapped[dict[str, Any]] = mapped_column(JSON)
+    script: Mapped[str] = mapped_column(String(40))
+
+
+class CallScriptRow(Base):
+    """The script a call got (key, version, variant), why, and the agent's marks on it;
+    the call's outcome (call_notes) is attributed to this version and variant."""
+
+    __tablename__ = "call_scripts"
+    __table_args__ = (Index("ix_call_scripts_key_assigned_at", "key", "assigned_at"),)
+
+    call_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    variant: Mapped[str] = mapped_column(String(4))
+    campaign: Mapped[str | None] = mapped_column(String(40))
+    reason: Mapped[list[str]] = mapped_column(JSON)
+    assigned_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # {"stage", "questions": [...], "price_asks", "no_next_step_reason", ...}
+    progress: Mapped[dict[str, Any]] = mapped_column(JSON)
