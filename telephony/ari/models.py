@@ -248,7 +248,7 @@ def parse_event(raw: str | bytes) -> Event:
     """
     try:
         data: Any = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise EventParseError(f"not JSON: {exc}", raw) from exc
     if not isinstance(data, dict):
         raise EventParseError(f"expected a JSON object, got {type(data).__name__}", raw)

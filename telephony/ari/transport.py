@@ -118,7 +118,7 @@ class AriTransport:
             return None
         try:
             return json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise AriError(
                 f"response is not JSON: {text[:_ERROR_BODY_CAP]!r}",
                 method=method,
@@ -190,7 +190,7 @@ def _error_message(text: str) -> str:
     """Asterisk's `{"message": ...}` if present, else the body, shortened."""
     try:
         data = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         data = None
     if isinstance(data, dict) and isinstance(data.get("message"), str):
         return str(data["message"])

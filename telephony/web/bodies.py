@@ -28,7 +28,7 @@ async def json_object(
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deep nesting
         raise BadBody(400, f"the body must be JSON: {what}") from None
     if not isinstance(body, dict):
         raise BadBody(400, f"the body must be a JSON object: {what}")

@@ -123,7 +123,7 @@ async def _credentials(request: web.Request) -> tuple[str, str] | None:
             data = dict(await request.post())
         else:
             return None
-    except ValueError:  # not JSON, or a malformed form
+    except (ValueError, RecursionError):  # not JSON (or nested too deep), a malformed form
         return None
     if not isinstance(data, dict):
         return None

@@ -136,7 +136,7 @@ def _answer(push: Push, data: str, snapshot: Any) -> str | None:
         return _error(push, f"message too large: at most {MAX_INBOUND} bytes", None)
     try:
         message = json.loads(data)
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than Python's stack: not ours
         return _error(push, 'not JSON: send {"type": "ping"} or {"type": "resync"}', None)
     if not isinstance(message, dict):
         return _error(push, 'send a JSON object like {"type": "ping"}', None)

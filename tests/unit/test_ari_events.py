@@ -276,12 +276,16 @@ async def test_malformed_messages_do_not_stop_the_stream(
 ) -> None:
     ari, port = fake
     missing_channel = json.dumps({"type": "StasisEnd", "application": APP})
-    ari.scripts = [[stasis_start(1), "{not json" + "x" * 100, missing_channel, stasis_start(2)]]
+    too_deep = '{"type": "X", "a": ' + "[" * 50_000 + "]" * 50_000 + "}"
+    ari.scripts = [
+        [stasis_start(1), "{not json" + "x" * 100, missing_channel, too_deep, stasis_start(2)]
+    ]
     h = make(port, raw_log_cap=20)
     h.start()
     await until(lambda: len(h.events) == 2)
     bad = h.log.named("ari.event_unparsable")
-    assert len(bad) == 2
+    assert len(bad) == 3
+    assert "not JSON" in bad[2]["error"]  # deeper than the stack: refused, not raised
     assert bad[0]["raw"] == "{not jsonxxxxxxxxxxx...[89 more chars]"
     assert "not JSON" in bad[0]["error"]
     assert "channel" in bad[1]["error"]

@@ -99,6 +99,9 @@ async def test_malformed_and_oversized_bodies(logged_in: LoggedIn) -> None:
     assert response.status == 400
     response = await client.put("/api/admin/rings", data=b"[1, 2]", headers=headers)
     assert response.status == 400
+    deep = b'{"x": ' + b"[" * 10_000 + b"]" * 10_000 + b"}"  # deeper than Python's stack
+    response = await client.put("/api/admin/rings", data=deep, headers=headers)
+    assert response.status == 400
     big = b'{"x": "' + b"a" * 70_000 + b'"}'
     response = await client.put("/api/admin/rings", data=big, headers=headers)
     assert response.status == 413
