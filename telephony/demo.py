@@ -24,6 +24,8 @@ from telephony.ivr.defaults import default_flow
 from telephony.logs import configure_logging
 from telephony.sandbox.pair import Sandbox, agent_endpoint
 from telephony.sandbox.rootfs import SandboxError
+from telephony.scripts.library import default_library
+from telephony.scripts.model import Language
 from telephony.service import RUNTIME_KEY, build_app
 from telephony.store.notes import Notes
 from telephony.store.repo import CallStore
@@ -44,6 +46,9 @@ BUSINESSES = {
     "908502220001": ("mobilya atölyesi", "Usta Ahşap", True),
     "908502220002": ("hukuk bürosu", "Adalet Hukuk", False),
 }
+# The script each advert's calls get (issue 7): the inbound sale, in Turkish on the
+# first number and in English on the second, so the demo shows both languages.
+SCRIPT_LANGUAGES: dict[str, Language] = {DIDS[0]: "tr", DIDS[1]: "en"}
 ALL_WEEK = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 # A small list, so callers come back (repeat callers), plus one anonymous caller.
 CALLERS = [
@@ -121,6 +126,9 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
                 else default_flow(activity, company)
             )
             await ivr.save(did, flow, "demo")
+    # Campaigns for the two numbers and a rule for returning callers with an open deal
+    # (only those not there yet: an admin's own changes are kept).
+    await app[RUNTIME_KEY].scripts.load_defaults(default_library(), SCRIPT_LANGUAGES)
     await web.TCPSite(runner, settings.http_host, port).start()
     world = World.of(box.world)
     await world.start()
@@ -136,6 +144,7 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
         flush=True,
     )
     print(f"[demo] call flows (IVR): http://127.0.0.1:{port}/admin/ivr (admin)", flush=True)
+    print(f"[demo] scripts and variants: http://127.0.0.1:{port}/admin/scripts (admin)", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

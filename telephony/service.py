@@ -30,6 +30,8 @@ from telephony.policy.inbound import InboundPolicy, Limits, Phase
 from telephony.push.runtime import PushRuntime
 from telephony.recording.keeper import RecordingKeeper
 from telephony.recording.retention import run_retention
+from telephony.scripts.library import default_library
+from telephony.scripts.validate import ScriptRejected
 from telephony.store.agent_events import AgentEvents
 from telephony.store.callbacks import CallbackStore
 from telephony.store.db import check, create_engine
@@ -38,6 +40,7 @@ from telephony.store.migrate import migrate
 from telephony.store.policy_audit import PolicyAudit
 from telephony.store.recordings import RecordingStore
 from telephony.store.repo import CallStore
+from telephony.store.scripts import ScriptRefused, ScriptStore
 from telephony.web.admin import RINGS, add_admin_routes
 from telephony.web.admin_ivr import add_ivr_routes
 from telephony.web.app import AGENT_UI_DIR, create_web_app
@@ -89,6 +92,8 @@ class Runtime:
         self.recording_root = Path(settings.recordings_dir)
         self.recorder: RecordingKeeper | None = None
         self.holds = HoldStore(self.engine)
+        # Scripts: versions, releases, campaigns and rules; the setup matching reads.
+        self.scripts = ScriptStore(self.engine, utc_now)
         self.calls: CallService | None = None
         self.outbound: OutboundCalls | None = None
         self.stream: AriEventStream | None = None
@@ -108,6 +113,7 @@ class Runtime:
         await self.store.upsert_agents(s.agents)
         await self._restore_policies()
         await self.ivr.restore()
+        await self._load_default_scripts()
         rest = AriRest(s.ari_url, s.ari_username, s.ari_password.get_secret_value())
         self.recorder = RecordingKeeper(
             rest=rest,
@@ -229,6 +235,16 @@ class Runtime:
             self.alarms.raise_alarm(
                 "recording_root_unwritable", f"{self.recording_root}: {error.strerror or error}"
             )
+
+    async def _load_default_scripts(self) -> None:
+        """The shipped library on first start; a broken one must not stop the calls."""
+        try:
+            added = await self.scripts.load_defaults(default_library())
+        except (ScriptRejected, ScriptRefused) as error:
+            log.error("scripts.defaults_invalid", problems=error.problems)
+            return
+        if added.scripts:
+            log.info("scripts.defaults_loaded", scripts=added.scripts)
 
     async def _restore_policies(self) -> None:
         """An admin's newest change outlives restarts; the config file is the first one."""

@@ -1,0 +1,1127 @@
+"""Scripts in the database: versions, releases, campaigns, rules, and each call's script.
+
+- A script's versions: a draft is edited in place (at most one per script, always the
+  newest version); publishing freezes it for good, so a call keeps the exact words it
+  was given; a retired version is no longer released.
+- A release names the weighted variants calls get (each a published version); the
+  newest release per script is in force, the older ones are its history.
+- Campaigns (the DIDs of one advert) and ordered rules say which script a call gets.
+- `setup()` is all of it as `MatchSetup`, kept in memory and rebuilt after every change,
+  so a change is in force for the next call without a restart.
+- Every admin change is written to the policy audit trail (kind "scripts": who, when,
+  old, new) in the same transaction as the change itself.
+- `conversion()` attributes the calls' outcomes (call_notes) to version and variant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from telephony.scripts.matching import setup_problems
+from telephony.scripts.model import (
+    KEY_PATTERN,
+    CallScript,
+    Campaign,
+    Language,
+    MatchRule,
+    MatchSetup,
+    Release,
+    Script,
+)
+from telephony.scripts.validate import ScriptRejected, parse, warnings
+from telephony.scripts.variants import release_problems, wilson
+from telephony.store.models import (
+    CallNote,
+    CallScriptRow,
+    PolicyChange,
+    ScriptCampaignRow,
+    ScriptReleaseRow,
+    ScriptRow,
+    ScriptRuleRow,
+    ScriptVersionRow,
+)
+
+AUDIT_KIND = "scripts"
+DEFAULT_KIND = "script_default"  # its newest entry is the fallback in force
+MAX_RULES = 200
+MAX_CAMPAIGNS = 500
+MAX_PROGRESS_KEYS = 50
+SYSTEM = "system"
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class ScriptRefused(ValueError):
+    """A change refused; `problems` names each field, the value and what is accepted.
+    `status` is the HTTP status it maps to (404: no such script or version)."""
+
+    def __init__(self, problems: list[str], status: int = 422) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
+        self.status = status
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    key: str
+    version: int
+    status: str  # draft / published / retired
+    created_by: str
+    created_at: datetime
+    published_by: str | None
+    published_at: datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "version": self.version,
+            "status": self.status,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "published_by": self.published_by,
+            "published_at": self.published_at.isoformat() if self.published_at else None,
+        }
+
+
+@dataclass(frozen=True)
+class ScriptInfo:
+    key: str
+    name: str
+    language: str
+    created_by: str
+    created_at: datetime
+    retired_by: str | None
+    retired_at: datetime | None
+    versions: list[VersionInfo]
+    release: Release | None
+
+    @property
+    def draft(self) -> int | None:
+        newest = self.versions[-1] if self.versions else None
+        return newest.version if newest and newest.status == "draft" else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "name": self.name,
+            "language": self.language,
+            "created_by": self.created_by,
+            "created_at": self.created_at.isoformat(),
+            "retired_by": self.retired_by,
+            "retired_at": self.retired_at.isoformat() if self.retired_at else None,
+            "versions": [v.as_json() for v in self.versions],
+            "draft": self.draft,
+            "release": self.release.model_dump(mode="json") if self.release else None,
+        }
+
+
+@dataclass(frozen=True)
+class Change:
+    """One audited admin change of scripts, campaigns or rules."""
+
+    who: str
+    at: datetime
+    old: dict[str, Any]
+    new: dict[str, Any]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"who": self.who, "at": self.at.isoformat(), "old": self.old, "new": self.new}
+
+
+@dataclass(frozen=True)
+class VariantConversion:
+    """The calls given one version and variant of a script, and their outcomes."""
+
+    version: int
+    variant: str
+    calls: int
+    offers: int
+    pending: int
+    sales: int
+    next_steps: int  # a next step agreed with a date and time
+    lost: int
+    low: float | None  # Wilson 95% interval of sales ÷ calls
+    high: float | None
+
+    @property
+    def conversion(self) -> float | None:
+        return self.sales / self.calls if self.calls else None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "variant": self.variant,
+            "calls": self.calls,
+            "offers": self.offers,
+            "pending": self.pending,
+            "sales": self.sales,
+            "next_steps": self.next_steps,
+            "lost": self.lost,
+            "conversion": self.conversion,
+            "ci95": [self.low, self.high] if self.low is not None else None,
+        }
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """What `load_defaults` added (empty lists: everything was there already)."""
+
+    scripts: list[str] = field(default_factory=list)
+    campaigns: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+
+
+def problems_of(error: ValidationError, prefix: str = "") -> list[str]:
+    """pydantic's errors as `field.path = value: what is wrong`."""
+    out = []
+    for item in error.errors():
+        where = ".".join(str(p) for p in item["loc"])
+        where = f"{prefix}.{where}" if prefix and where else prefix or where
+        value = item.get("input")
+        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
+        if len(shown) > 60:
+            shown = shown[:57] + "..."
+        out.append(f"{where} = {shown}: {item['msg']}" if where else item["msg"])
+    return out
+
+
+def _model(cls: type[_M], raw: object, prefix: str) -> _M:
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as error:
+        raise ScriptRefused(problems_of(error, prefix)) from None
+
+
+def _check_key(key: str, what: str = "key") -> None:
+    if not KEY_PATTERN.match(key):
+        raise ScriptRefused(
+            [f"{what} = {key[:60]!r}: 1-40 lowercase letters, digits or _, starting with a letter"],
+            400,
+        )
+
+
+class ScriptStore:
+    def __init__(self, engine: AsyncEngine, now: Callable[[], datetime] = _utc_now) -> None:
+        self._engine = engine
+        self._now = now
+        self._bodies: dict[tuple[str, int], Script] = {}  # published bodies never change
+        self._generation = 0
+        self._setup: MatchSetup | None = None
+        self._setup_generation = -1
+
+    # --- reading ------------------------------------------------------------------
+
+    async def scripts(self) -> list[ScriptInfo]:
+        """Every script with its versions (oldest first) and its release in force."""
+        async with self._engine.connect() as conn:
+            scripts = (await conn.execute(select(ScriptRow).order_by(ScriptRow.key))).all()
+            versions = (
+                await conn.execute(
+                    select(ScriptVersionRow).order_by(
+                        ScriptVersionRow.key, ScriptVersionRow.version
+                    )
+                )
+            ).all()
+            releases = await _releases(conn)
+        per_key: dict[str, list[VersionInfo]] = {}
+        for v in versions:
+            per_key.setdefault(v.key, []).append(_version_info(v))
+        return [
+            ScriptInfo(
+                key=s.key,
+                name=s.name,
+                language=s.language,
+                created_by=s.created_by,
+                created_at=s.created_at,
+                retired_by=s.retired_by,
+                retired_at=s.retired_at,
+                versions=per_key.get(s.key, []),
+                release=releases.get(s.key),
+            )
+            for s in scripts
+        ]
+
+    async def script(self, key: str) -> ScriptInfo:
+        for info in await self.scripts():
+            if info.key == key:
+                return info
+        raise ScriptRefused([f"script {key!r}: no such script"], 404)
+
+    async def version(self, key: str, version: int | None = None) -> tuple[VersionInfo, Script]:
+        """One version and its body (None: the newest version, draft or not)."""
+        stmt = select(ScriptVersionRow).where(ScriptVersionRow.key == key)
+        if version is None:
+            stmt = stmt.order_by(ScriptVersionRow.version.desc()).limit(1)
+        else:
+            stmt = stmt.where(ScriptVersionRow.version == version)
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            which = f"script {key!r}" + (f" version {version}" if version is not None else "")
+            raise ScriptRefused([f"{which}: no such version"], 404)
+        return _version_info(row), Script.model_validate(row.body)
+
+    async def history(self, key: str | None = None, limit: int = 50) -> list[Change]:
+        """Newest first: every audited change, or those about one script."""
+        stmt = (
+            select(PolicyChange)
+            .where(PolicyChange.kind.in_((AUDIT_KIND, DEFAULT_KIND)))
+            .order_by(PolicyChange.id.desc())
+            .limit(limit if key is None else 2000)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        changes = [Change(r.who, r.at, r.old, r.new) for r in rows]
+        if key is not None:
+            changes = [c for c in changes if key in (c.new.get("key"), c.old.get("key"))]
+        return changes[:limit]
+
+    async def release(self, key: str) -> Release | None:
+        async with self._engine.connect() as conn:
+            return (await _releases(conn, key)).get(key)
+
+    async def campaigns(self) -> list[Campaign]:
+        async with self._engine.connect() as conn:
+            return await _campaigns(conn)
+
+    async def rules(self) -> list[MatchRule]:
+        async with self._engine.connect() as conn:
+            return await _rules(conn)
+
+    async def default_script(self) -> str | None:
+        async with self._engine.connect() as conn:
+            return await _default_script(conn)
+
+    # --- versions -----------------------------------------------------------------
+
+    async def save_draft(
+        self, raw: Mapping[str, Any], *, who: str
+    ) -> tuple[VersionInfo, list[str]]:
+        """Validate and store `raw` as the script's draft: a new script, a new draft
+        after the newest published version, or the open draft changed in place.
+        Returns the draft and the validator's warnings."""
+        script = _parse(raw)
+        body = script.model_dump(mode="json")
+        now = self._now()
+        async with self._engine.begin() as conn:
+            row = (await conn.execute(select(ScriptRow).where(ScriptRow.key == script.key))).first()
+            newest = (
+                await conn.execute(
+                    select(ScriptVersionRow)
+                    .where(ScriptVersionRow.key == script.key)
+                    .order_by(ScriptVersionRow.version.desc())
+                    .limit(1)
+                )
+            ).first()
+            if row is None:
+                await conn.execute(
+                    insert(ScriptRow).values(
+                        key=script.key,
+                        name=script.name,
+                        language=script.language,
+                        created_by=who,
+                        created_at=now,
+                    )
+                )
+            elif row.retired_at is not None:
+                raise ScriptRefused([f"script {script.key!r} is retired: choose another key"])
+            elif row.language != script.language:
+                raise ScriptRefused(
+                    [
+                        f"language = {script.language!r}: script {script.key!r} is in "
+                        f"{row.language!r}; a script in another language is another script"
+                    ]
+                )
+            else:
+                await conn.execute(
+                    update(ScriptRow).where(ScriptRow.key == script.key).values(name=script.name)
+                )
+            if newest is not None and newest.status == "draft":
+                version = newest.version
+                await conn.execute(
+                    update(ScriptVersionRow)
+                    .where(ScriptVersionRow.id == newest.id)
+                    .values(body=body, created_by=who, created_at=now)
+                )
+                old: dict[str, Any] = {"key": script.key, "version": version, "body": newest.body}
+            else:
+                version = (newest.version if newest else 0) + 1
+                await conn.execute(
+                    insert(ScriptVersionRow).values(
+                        key=script.key,
+                        version=version,
+                        body=body,
+                        status="draft",
+                        created_by=who,
+                        created_at=now,
+                    )
+                )
+                old = {}
+            new = {"action": "save_draft", "key": script.key, "version": version, "body": body}
+            await _audit(conn, who, now, old, new)
+        info = VersionInfo(script.key, version, "draft", who, now, None, None)
+        return info, list(warnings(script))
+
+    async def publish(self, key: str, *, who: str, version: int | None = None) -> VersionInfo:
+        """Freeze the script's draft as a published version (`version`, if given, must
+        be the draft's number). The first published version gets a release of its own
+        (variant A, all calls); later ones are released by `set_release`."""
+        now = self._now()
+        async with self._engine.begin() as conn:
+            await _live_script(conn, key)
+            draft = (
+                await conn.execute(
+                    select(ScriptVersionRow)
+                    .where(ScriptVersionRow.key == key, ScriptVersionRow.status == "draft")
+                    .order_by(ScriptVersionRow.version.desc())
+                    .limit(1)
+                )
+            ).first()
+            if draft is None:
+                raise ScriptRefused([f"script {key!r} has no draft to publish: save one first"])
+            if version is not None and version != draft.version:
+                raise ScriptRefused(
+                    [
+                        f"version = {version}: only the draft (version {draft.version}) can be "
+                        "published; published versions never change"
+                    ]
+                )
+            _parse(draft.body)  # the validator may have grown stricter since it was saved
+            await conn.execute(
+                update(ScriptVersionRow)
+                .where(ScriptVersionRow.id == draft.id)
+                .values(status="published", published_by=who, published_at=now)
+            )
+            await _audit(
+                conn,
+                who,
+                now,
+                {"key": key, "version": draft.version, "status": "draft"},
+                {"action": "publish", "key": key, "version": draft.version},
+            )
+            if not (await _releases(conn, key)):
+                first = Release.model_validate(
+                    {
+                        "key": key,
+                        "variants": [{"label": "A", "version": draft.version, "weight": 100}],
+                    }
+                )
+                await _write_release(conn, first, who, now, old=None)
+        await self._changed()
+        return VersionInfo(
+            key, draft.version, "published", draft.created_by, draft.created_at, who, now
+        )
+
+    async def retire(self, key: str, *, who: str, version: int | None = None) -> None:
+        """Retire a whole script (refused while a campaign, a rule or the fallback names
+        it) or one version of it (refused while the release in force names it)."""
+        now = self._now()
+        async with self._engine.begin() as conn:
+            await _live_script(conn, key)
+            if version is None:
+                users = [
+                    f"campaign {c.key!r}" for c in await _campaigns(conn) if c.script == key
+                ] + [f"rule {r.name!r}" for r in await _rules(conn) if r.script == key]
+                if await _default_script(conn) == key:
+                    users.append("the fallback script")
+                if users:
+                    raise ScriptRefused(
+                        [
+                            f"script {key!r} is in use by {', '.join(users)}: "
+                            "give them another script first"
+                        ]
+                    )
+                await conn.execute(
+                    update(ScriptRow)
+                    .where(ScriptRow.key == key)
+                    .values(retired_by=who, retired_at=now)
+                )
+                await _audit(conn, who, now, {"key": key}, {"action": "retire", "key": key})
+            else:
+                row = (
+                    await conn.execute(
+                        select(ScriptVersionRow).where(
+                            ScriptVersionRow.key == key, ScriptVersionRow.version == version
+                        )
+                    )
+                ).first()
+                if row is None:
+                    raise ScriptRefused([f"script {key!r} version {version}: no such version"], 404)
+                if row.status == "retired":
+                    raise ScriptRefused([f"script {key!r} version {version} is already retired"])
+                release = (await _releases(conn, key)).get(key)
+                if release and any(v.version == version for v in release.variants):
+                    raise ScriptRefused(
+                        [
+                            f"script {key!r} version {version} is released (variants "
+                            f"{[v.label for v in release.variants if v.version == version]}): "
+                            "change the release first"
+                        ]
+                    )
+                await conn.execute(
+                    update(ScriptVersionRow)
+                    .where(ScriptVersionRow.id == row.id)
+                    .values(status="retired")
+                )
+                await _audit(
+                    conn,
+                    who,
+                    now,
+                    {"key": key, "version": version, "status": row.status},
+                    {"action": "retire", "key": key, "version": version},
+                )
+        await self._changed()
+
+    # --- releases -----------------------------------------------------------------
+
+    async def set_release(self, key: str, variants: object, *, who: str) -> Release:
+        """Put weighted variants in force for `key`: each names a published version of
+        it, labels are unique, and not every weight is 0."""
+        release = _model(Release, {"key": key, "variants": variants}, "")
+        now = self._now()
+        async with self._engine.begin() as conn:
+            await _live_script(conn, key)
+            published = (
+                await conn.execute(
+                    select(ScriptVersionRow.version).where(
+                        ScriptVersionRow.key == key, ScriptVersionRow.status == "published"
+                    )
+                )
+            ).scalars()
+            problems = release_problems(release, set(published))
+            if problems:
+                raise ScriptRefused(problems)
+            old = (await _releases(conn, key)).get(key)
+            await _write_release(conn, release, who, now, old=old)
+        await self._changed()
+        return release
+
+    # --- campaigns, rules, the fallback -------------------------------------------
+
+    async def save_campaign(self, raw: object, *, who: str) -> Campaign:
+        """Create or replace a campaign; its script must exist and not be retired, and
+        a DID belongs to one campaign only."""
+        campaign = _model(Campaign, raw, "")
+        now = self._now()
+        async with self._engine.begin() as conn:
+            problems = []
+            if campaign.script is not None:
+                problems += await _usable(conn, campaign.script, "script")
+            others = [c for c in await _campaigns(conn) if c.key != campaign.key]
+            if len(others) >= MAX_CAMPAIGNS:
+                problems.append(f"at most {MAX_CAMPAIGNS} campaigns")
+            taken = {did.lstrip("+"): c.key for c in others for did in c.dids}
+            seen: set[str] = set()
+            for i, did in enumerate(campaign.dids):
+                digits = did.lstrip("+")
+                if digits in taken:
+                    problems.append(f"dids.{i} = {did!r}: already in campaign {taken[digits]!r}")
+                if digits in seen:
+                    problems.append(f"dids.{i} = {did!r}: listed twice")
+                seen.add(digits)
+            if problems:
+                raise ScriptRefused(problems)
+            old = (
+                await conn.execute(
+                    select(ScriptCampaignRow).where(ScriptCampaignRow.key == campaign.key)
+                )
+            ).first()
+            values = {
+                "name": campaign.name,
+                "source": campaign.source,
+                "dids": list(campaign.dids),
+                "script": campaign.script,
+                "updated_by": who,
+                "updated_at": now,
+            }
+            if old is None:
+                await conn.execute(insert(ScriptCampaignRow).values(key=campaign.key, **values))
+            else:
+                await conn.execute(
+                    update(ScriptCampaignRow)
+                    .where(ScriptCampaignRow.key == campaign.key)
+                    .values(**values)
+                )
+            await _audit(
+                conn,
+                who,
+                now,
+                {"campaign": _campaign(old).model_dump(mode="json")} if old else {},
+                {"action": "save_campaign", "campaign": campaign.model_dump(mode="json")},
+            )
+        await self._changed()
+        return campaign
+
+    async def delete_campaign(self, key: str, *, who: str) -> None:
+        now = self._now()
+        async with self._engine.begin() as conn:
+            old = (
+                await conn.execute(select(ScriptCampaignRow).where(ScriptCampaignRow.key == key))
+            ).first()
+            if old is None:
+                raise ScriptRefused([f"campaign {key!r}: no such campaign"], 404)
+            users = [r.name for r in await _rules(conn) if r.when.campaign == key]
+            if users:
+                raise ScriptRefused(
+                    [f"campaign {key!r} is named by rule(s) {users}: change them first"]
+                )
+            await conn.execute(delete(ScriptCampaignRow).where(ScriptCampaignRow.key == key))
+            await _audit(
+                conn,
+                who,
+                now,
+                {"campaign": _campaign(old).model_dump(mode="json")},
+                {"action": "delete_campaign", "campaign": key},
+            )
+        await self._changed()
+
+    async def set_rules(self, raw: object, *, who: str) -> list[MatchRule]:
+        """Replace the ordered rules (the first that holds wins); each names a usable
+        script, and a campaign it names must exist."""
+        if not isinstance(raw, list):
+            raise ScriptRefused(["rules: must be a list of rules"])
+        if len(raw) > MAX_RULES:
+            raise ScriptRefused([f"rules: at most {MAX_RULES}, got {len(raw)}"])
+        rules: list[MatchRule] = []
+        problems: list[str] = []
+        for i, item in enumerate(raw):
+            try:
+                rules.append(_model(MatchRule, item, f"rules.{i}"))
+            except ScriptRefused as refused:
+                problems += refused.problems
+        now = self._now()
+        async with self._engine.begin() as conn:
+            known = await _campaigns(conn)
+            problems += setup_problems(MatchSetup(rules=rules, campaigns=known))
+            for i, rule in enumerate(rules):
+                problems += await _usable(conn, rule.script, f"rules.{i}.script")
+            if problems:
+                raise ScriptRefused(problems)
+            old = await _rules(conn)
+            await conn.execute(delete(ScriptRuleRow))
+            for position, rule in enumerate(rules):
+                await conn.execute(
+                    insert(ScriptRuleRow).values(
+                        position=position,
+                        name=rule.name,
+                        when=rule.when.model_dump(mode="json"),
+                        script=rule.script,
+                    )
+                )
+            await _audit(
+                conn,
+                who,
+                now,
+                {"rules": [r.model_dump(mode="json") for r in old]},
+                {"action": "set_rules", "rules": [r.model_dump(mode="json") for r in rules]},
+            )
+        await self._changed()
+        return rules
+
+    async def set_default(self, key: str | None, *, who: str) -> None:
+        """The script a call gets when no rule and no campaign names one (None: none)."""
+        now = self._now()
+        async with self._engine.begin() as conn:
+            if key is not None:
+                problems = await _usable(conn, key, "default_script")
+                if problems:
+                    raise ScriptRefused(problems)
+            old = await _default_script(conn)
+            await _audit(
+                conn,
+                who,
+                now,
+                {"default_script": old},
+                {"action": "set_default", "default_script": key},
+                DEFAULT_KIND,
+            )
+        await self._changed()
+
+    # --- what matching reads --------------------------------------------------------
+
+    async def setup(self) -> MatchSetup:
+        """Rules, campaigns, the releases of live scripts with the bodies their variants
+        name, and the fallback: kept in memory, rebuilt after every change."""
+        if self._setup is not None and self._setup_generation == self._generation:
+            return self._setup
+        generation = self._generation
+        async with self._engine.connect() as conn:
+            live = {
+                r.key
+                for r in (
+                    await conn.execute(select(ScriptRow.key).where(ScriptRow.retired_at.is_(None)))
+                ).all()
+            }
+            releases = {k: r for k, r in (await _releases(conn)).items() if k in live}
+            bodies = {}
+            for key, release in releases.items():
+                for variant in release.variants:
+                    bodies[(key, variant.version)] = await self._body(conn, key, variant.version)
+            default = await _default_script(conn)
+            built = MatchSetup(
+                rules=await _rules(conn),
+                campaigns=await _campaigns(conn),
+                releases=releases,
+                bodies=bodies,
+                default_script=default if default in live else None,
+            )
+        if generation == self._generation:
+            self._setup, self._setup_generation = built, generation
+        return built
+
+    async def _changed(self) -> None:
+        self._generation += 1
+        await self.setup()
+
+    async def _body(self, conn: AsyncConnection, key: str, version: int) -> Script:
+        cached = self._bodies.get((key, version))
+        if cached is not None:
+            return cached
+        row = (
+            await conn.execute(
+                select(ScriptVersionRow.body, ScriptVersionRow.status).where(
+                    ScriptVersionRow.key == key, ScriptVersionRow.version == version
+                )
+            )
+        ).one()
+        body = Script.model_validate(row.body)
+        if row.status != "draft":
+            self._bodies[(key, version)] = body
+        return body
+
+    # --- calls ------------------------------------------------------------------------
+
+    async def assign(self, call_id: str, chosen: CallScript) -> CallScript:
+        """Keep the script a call got; the first assignment wins (a repeat, e.g. after a
+        reconnect, returns the one stored)."""
+        values = {
+            "call_id": call_id,
+            "key": chosen.key,
+            "version": chosen.version,
+            "variant": chosen.variant,
+            "campaign": chosen.campaign,
+            "reason": list(chosen.reason),
+            "assigned_at": self._now(),
+            "progress": {},
+        }
+        async with self._engine.begin() as conn:
+            status = (
+                await conn.execute(
+                    select(ScriptVersionRow.status).where(
+                        ScriptVersionRow.key == chosen.key,
+                        ScriptVersionRow.version == chosen.version,
+                    )
+                )
+            ).scalar()
+            if status is None or status == "draft":
+                raise ScriptRefused(
+                    [f"script {chosen.key!r} version {chosen.version}: not a published version"]
+                )
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            await conn.execute(
+                dialect.insert(CallScriptRow).values(values).on_conflict_do_nothing()
+            )
+        stored = await self.for_call(call_id)
+        assert stored is not None
+        return stored
+
+    async def for_call(self, call_id: str) -> CallScript | None:
+        async with self._engine.connect() as conn:
+            row = (
+                await conn.execute(select(CallScriptRow).where(CallScriptRow.call_id == call_id))
+            ).first()
+            if row is None:
+                return None
+            body = await self._body(conn, row.key, row.version)
+        return CallScript(
+            key=row.key,
+            version=row.version,
+            variant=row.variant,
+            name=body.name,
+            language=body.language,
+            campaign=row.campaign,
+            reason=list(row.reason),
+            body=body,
+        )
+
+    async def progress(self, call_id: str) -> dict[str, Any] | None:
+        """The agent's marks on the call's script (None: the call has no script)."""
+        async with self._engine.connect() as conn:
+            value = (
+                await conn.execute(
+                    select(CallScriptRow.progress).where(CallScriptRow.call_id == call_id)
+                )
+            ).first()
+        return dict(value.progress) if value is not None else None
+
+    async def save_progress(
+        self, call_id: str, progress: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        """Merge `progress` (top-level keys replace) into the call's marks: stage,
+        questions asked, price asks, no-next-step reason... None: the call has no script."""
+        async with self._engine.begin() as conn:
+            row = (
+                await conn.execute(
+                    select(CallScriptRow.progress)
+                    .where(CallScriptRow.call_id == call_id)
+                    .with_for_update()
+                )
+            ).first()
+            if row is None:
+                return None
+            merged = {**row.progress, **progress}
+            if len(merged) > MAX_PROGRESS_KEYS:
+                raise ScriptRefused([f"progress: at most {MAX_PROGRESS_KEYS} keys"], 400)
+            await conn.execute(
+                update(CallScriptRow)
+                .where(CallScriptRow.call_id == call_id)
+                .values(progress=merged)
+            )
+        return merged
+
+    async def conversion(
+        self, key: str, since: datetime, until: datetime
+    ) -> list[VariantConversion]:
+        """Per version and variant of `key`, the calls assigned in [since, until) and
+        their outcomes as the agents saved them; conversion = sales ÷ calls."""
+
+        def count(condition: Any) -> Any:
+            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+        stmt = (
+            select(
+                CallScriptRow.version,
+                CallScriptRow.variant,
+                func.count().label("calls"),
+                count(CallNote.outcome == "offer_made").label("offers"),
+                count(CallNote.outcome == "pending_purchase").label("pending"),
+                count(CallNote.outcome == "sale").label("sales"),
+                count(CallNote.next_step_at.is_not(None)).label("next_steps"),
+                count(CallNote.outcome == "lost").label("lost"),
+            )
+            .select_from(CallScriptRow)
+            .outerjoin(CallNote, CallNote.call_id == CallScriptRow.call_id)
+            .where(
+                CallScriptRow.key == key,
+                CallScriptRow.assigned_at >= since,
+                CallScriptRow.assigned_at < until,
+            )
+            .group_by(CallScriptRow.version, CallScriptRow.variant)
+            .order_by(CallScriptRow.version, CallScriptRow.variant)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(stmt)).all()
+        out = []
+        for r in rows:
+            low, high = _interval(int(r.sales), int(r.calls))
+            out.append(
+                VariantConversion(
+                    version=r.version,
+                    variant=r.variant,
+                    calls=int(r.calls),
+                    offers=int(r.offers),
+                    pending=int(r.pending),
+                    sales=int(r.sales),
+                    next_steps=int(r.next_steps),
+                    lost=int(r.lost),
+                    low=low,
+                    high=high,
+                )
+            )
+        return out
+
+    # --- first start ----------------------------------------------------------------
+
+    async def load_defaults(
+        self,
+        library: Sequence[Script],
+        demo_dids: Mapping[str, Language] | None = None,
+        *,
+        who: str = SYSTEM,
+    ) -> Defaults:
+        """On first start (no script stored): the library as published version 1 of
+        each script, each released to all calls (variant A), the first inbound sale as
+        the fallback. Given the demo's DIDs (DID → language): a campaign per DID not yet
+        in one, with the library's inbound sale in that language, and a rule per DID for
+        a returning caller with an open deal. Safe to call on every start."""
+        now = self._now()
+        added = Defaults()
+        async with self._engine.begin() as conn:
+            if (await conn.execute(select(func.count()).select_from(ScriptRow))).scalar() == 0:
+                for script in library:
+                    await conn.execute(
+                        insert(ScriptRow).values(
+                            key=script.key,
+                            name=script.name,
+                            language=script.language,
+                            created_by=who,
+                            created_at=now,
+                        )
+                    )
+                    await conn.execute(
+                        insert(ScriptVersionRow).values(
+                            key=script.key,
+                            version=1,
+                            body=script.model_dump(mode="json"),
+                            status="published",
+                            created_by=who,
+                            created_at=now,
+                            published_by=who,
+                            published_at=now,
+                        )
+                    )
+                    release = Release.model_validate(
+                        {
+                            "key": script.key,
+                            "variants": [{"label": "A", "version": 1, "weight": 100}],
+                        }
+                    )
+                    await _write_release(conn, release, who, now, old=None, audit=False)
+                    added.scripts.append(script.key)
+                fallback = pick(library, "tr", ("inbound_sale", "inbound")) or (
+                    library[0].key if library else None
+                )
+                await _audit(
+                    conn,
+                    who,
+                    now,
+                    {},
+                    {"action": "load_defaults", "scripts": added.scripts},
+                )
+                if fallback is not None and await _default_script(conn) is None:
+                    await _audit(
+                        conn,
+                        who,
+                        now,
+                        {"default_script": None},
+                        {"action": "set_default", "default_script": fallback},
+                        DEFAULT_KIND,
+                    )
+            live = {
+                r.key
+                for r in (
+                    await conn.execute(select(ScriptRow.key).where(ScriptRow.retired_at.is_(None)))
+                ).all()
+            }
+            usable = [s for s in library if s.key in live]
+            campaigns = await _campaigns(conn)
+            taken = {did for c in campaigns for did in c.dids}
+            rules = await _rules(conn)
+            names = {r.name for r in rules}
+            for did, language in (demo_dids or {}).items():
+                sale = pick(usable, language, ("inbound_sale", "inbound"))
+                key = f"demo_{did}"[:40]
+                if did not in taken and sale and key not in {c.key for c in campaigns}:
+                    campaign = Campaign(
+                        key=key,
+                        name=f"Demo advert {did} ({language})",
+                        source="demo",
+                        dids=[did],
+                        script=sale,
+                    )
+                    await conn.execute(
+                        insert(ScriptCampaignRow).values(
+                            key=campaign.key,
+                            name=campaign.name,
+                            source=campaign.source,
+                            dids=list(campaign.dids),
+                            script=campaign.script,
+                            updated_by=who,
+                            updated_at=now,
+                        )
+                    )
+                    await _audit(
+                        conn,
+                        who,
+                        now,
+                        {},
+                        {"action": "save_campaign", "campaign": campaign.model_dump(mode="json")},
+                    )
+                    added.campaigns.append(campaign.key)
+                follow_up = pick(usable, language, ("meeting", "follow")) or sale
+                name = f"Returning caller with an open deal on {did}"
+                if follow_up and name not in names:
+                    rule = MatchRule.model_validate(
+                        {
+                            "name": name,
+                            "when": {"did": did, "history": ["open_deal"]},
+                            "script": follow_up,
+                        }
+                    )
+                    position = len(rules)
+                    await conn.execute(
+                        insert(ScriptRuleRow).values(
+                            position=position,
+                            name=rule.name,
+                            when=rule.when.model_dump(mode="json"),
+                            script=rule.script,
+                        )
+                    )
+                    await _audit(
+                        conn,
+                        who,
+                        now,
+                        {},
+                        {
+                            "action": "add_rule",
+                            "position": position,
+                            "rule": rule.model_dump(mode="json"),
+                        },
+                    )
+                    rules.append(rule)
+                    names.add(name)
+                    added.rules.append(name)
+        if added.scripts or added.campaigns or added.rules:
+            await self._changed()
+        return added
+
+
+def pick(library: Iterable[Script], language: str, prefer: Sequence[str]) -> str | None:
+    """The key of the library's first script in `language` whose key contains one of
+    `prefer` (in that order of preference)."""
+    candidates = [s for s in library if s.language == language]
+    for word in prefer:
+        for script in candidates:
+            if word in script.key:
+                return script.key
+    return None
+
+
+def _parse(raw: object) -> Script:
+    try:
+        return parse(raw)
+    except ScriptRejected as rejected:
+        raise ScriptRefused(list(rejected.problems)) from None
+
+
+def _interval(successes: int, n: int) -> tuple[float | None, float | None]:
+    if n == 0:
+        return None, None
+    low, high = wilson(successes, n)
+    return float(low), float(high)
+
+
+def _version_info(row: Any) -> VersionInfo:
+    return VersionInfo(
+        row.key,
+        row.version,
+        row.status,
+        row.created_by,
+        row.created_at,
+        row.published_by,
+        row.published_at,
+    )
+
+
+def _campaign(row: Any) -> Campaign:
+    return Campaign(
+        key=row.key, name=row.name, source=row.source, dids=list(row.dids), script=row.script
+    )
+
+
+async def _campaigns(conn: AsyncConnection) -> list[Campaign]:
+    rows = (await conn.execute(select(ScriptCampaignRow).order_by(ScriptCampaignRow.key))).all()
+    return [_campaign(r) for r in rows]
+
+
+async def _rules(conn: AsyncConnection) -> list[MatchRule]:
+    rows = (await conn.execute(select(ScriptRuleRow).order_by(ScriptRuleRow.position))).all()
+    return [
+        MatchRule.model_validate({"name": r.name, "when": r.when, "script": r.script}) for r in rows
+    ]
+
+
+async def _releases(conn: AsyncConnection, key: str | None = None) -> dict[str, Release]:
+    """The release in force (newest row) per script, or of one script."""
+    newest = select(func.max(ScriptReleaseRow.id).label("id")).group_by(ScriptReleaseRow.key)
+    if key is not None:
+        newest = newest.where(ScriptReleaseRow.key == key)
+    stmt = select(ScriptReleaseRow).where(ScriptReleaseRow.id.in_(newest.scalar_subquery()))
+    rows = (await conn.execute(stmt)).all()
+    return {r.key: Release.model_validate({"key": r.key, "variants": r.variants}) for r in rows}
+
+
+async def _default_script(conn: AsyncConnection) -> str | None:
+    """The newest change of kind "script_default" is the fallback in force (as the
+    newest "rings" change is the ring policy in force)."""
+    row = (
+        await conn.execute(
+            select(PolicyChange.new)
+            .where(PolicyChange.kind == DEFAULT_KIND)
+            .order_by(PolicyChange.id.desc())
+            .limit(1)
+        )
+    ).first()
+    value = row.new.get("default_script") if row is not None else None
+    return str(value) if value is not None else None
+
+
+async def _live_script(conn: AsyncConnection, key: str) -> Any:
+    row = (await conn.execute(select(ScriptRow).where(ScriptRow.key == key))).first()
+    if row is None:
+        raise ScriptRefused([f"script {key!r}: no such script"], 404)
+    if row.retired_at is not None:
+        raise ScriptRefused([f"script {key!r} is retired"])
+    return row
+
+
+async def _usable(conn: AsyncConnection, key: str, where: str) -> list[str]:
+    """Problems of naming script `key` in a campaign, a rule or as the fallback."""
+    row = (await conn.execute(select(ScriptRow).where(ScriptRow.key == key))).first()
+    if row is None:
+        known = [r.key for r in (await conn.execute(select(ScriptRow.key))).all()]
+        return [f"{where} = {key!r}: no such script; scripts: {sorted(known)[:30]}"]
+    if row.retired_at is not None:
+        return [f"{where} = {key!r}: the script is retired"]
+    if not (await _releases(conn, key)):
+        return [f"{where} = {key!r}: the script has no published version yet"]
+    return []
+
+
+async def _write_release(
+    conn: AsyncConnection,
+    release: Release,
+    who: str,
+    at: datetime,
+    *,
+    old: Release | None,
+    audit: bool = True,
+) -> None:
+    variants = [v.model_dump(mode="json") for v in release.variants]
+    await conn.execute(
+        insert(ScriptReleaseRow).values(key=release.key, variants=variants, who=who, at=at)
+    )
+    if audit:
+        await _audit(
+            conn,
+            who,
+            at,
+            {"key": release.key, "variants": [v.model_dump(mode="json") for v in old.variants]}
+            if old
+            else {},
+            {"action": "set_release", "key": release.key, "variants": variants},
+        )
+
+
+async def _audit(
+    conn: AsyncConnection,
+    who: str,
+    at: datetime,
+    old: dict[str, Any],
+    new: dict[str, Any],
+    kind: str = AUDIT_KIND,
+) -> None:
+    await conn.execute(insert(PolicyChange).values(kind=kind, who=who, at=at, old=old, new=new))
