@@ -61,10 +61,14 @@ def load_text(text: str, fmt: Format) -> object:
             raise ScriptRejected(
                 [f"not valid JSON: line {error.lineno} column {error.colno}: {error.msg}"]
             ) from None
+        except (ValueError, RecursionError):  # nesting deeper than Python's stack
+            raise ScriptRejected(["not valid JSON: nested too deep"]) from None
     try:
         return yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader without aliases
     except yaml.YAMLError as error:
         raise ScriptRejected([f"not valid YAML: {' '.join(str(error).split())}"]) from None
+    except RecursionError:  # nesting deeper than Python's stack
+        raise ScriptRejected(["not valid YAML: nested too deep"]) from None
 
 
 def import_script(text: str, fmt: Format = "yaml") -> Script:

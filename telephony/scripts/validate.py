@@ -145,7 +145,7 @@ def warnings(script: Script) -> list[str]:
     found: list[str] = []
     kinds = [stage.kind for stage in script.stages]
     ids = [stage.id for stage in script.stages]
-    if "close" not in kinds:
+    if "close" not in kinds and script.require_next_step:
         found.append("no close stage: the playbook ends every call on an agreed next step")
     if "summary" not in kinds and "needs" in kinds:
         found.append("no summary stage: the caller never confirms what the agent understood")
@@ -274,7 +274,10 @@ def _describe(err: ErrorDetails, raw: object) -> str:
     if err["type"] == "string_pattern_mismatch":
         names = [part for part in loc if isinstance(part, str) and part in _PATTERNS]
         message = _PATTERNS[names[-1]] if names else message
-    shown = repr(err["input"])
+    try:
+        shown = repr(err["input"])
+    except RecursionError:  # an input nested deeper than Python's stack
+        shown = "(nested too deep)"
     if len(shown) > 80:
         shown = shown[:77] + "..."
     return f"{path} = {shown}: {message}" if path else f"{shown}: {message}"
