@@ -43,6 +43,7 @@ from telephony.store.repo import CallStore
 from telephony.store.scripts import ScriptRefused, ScriptStore
 from telephony.web.admin import RINGS, add_admin_routes
 from telephony.web.admin_ivr import add_ivr_routes
+from telephony.web.admin_scripts import add_script_routes
 from telephony.web.app import AGENT_UI_DIR, create_web_app
 from telephony.web.callbacks import add_callback_routes
 from telephony.web.hold import HoldControls, add_hold_routes
@@ -282,6 +283,7 @@ def build_app(settings: Settings) -> web.Application:
         default_region=settings.default_region,
     )
     add_ivr_routes(app, ivr=runtime.ivr, page=AGENT_UI_DIR / "admin_ivr.html")
+    add_script_routes(app, scripts=runtime.scripts, page=AGENT_UI_DIR / "admin_scripts.html")
     add_recording_routes(app, runtime.recordings_access())
     add_hold_routes(app, runtime.hold_controls())
     add_stats_routes(

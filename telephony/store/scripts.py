@@ -145,6 +145,7 @@ class Change:
 class VariantConversion:
     """The calls given one version and variant of a script, and their outcomes."""
 
+    key: str
     version: int
     variant: str
     calls: int
@@ -162,6 +163,7 @@ class VariantConversion:
 
     def as_json(self) -> dict[str, Any]:
         return {
+            "key": self.key,
             "version": self.version,
             "variant": self.variant,
             "calls": self.calls,
@@ -793,16 +795,18 @@ class ScriptStore:
         return merged
 
     async def conversion(
-        self, key: str, since: datetime, until: datetime
+        self, key: str | None, since: datetime, until: datetime
     ) -> list[VariantConversion]:
-        """Per version and variant of `key`, the calls assigned in [since, until) and
-        their outcomes as the agents saved them; conversion = sales ÷ calls."""
+        """Per version and variant of `key` (None: of every script), the calls assigned
+        in [since, until) and their outcomes as the agents saved them; conversion =
+        sales ÷ calls, with its Wilson 95% interval."""
 
         def count(condition: Any) -> Any:
             return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
         stmt = (
             select(
+                CallScriptRow.key,
                 CallScriptRow.version,
                 CallScriptRow.variant,
                 func.count().label("calls"),
@@ -814,14 +818,12 @@ class ScriptStore:
             )
             .select_from(CallScriptRow)
             .outerjoin(CallNote, CallNote.call_id == CallScriptRow.call_id)
-            .where(
-                CallScriptRow.key == key,
-                CallScriptRow.assigned_at >= since,
-                CallScriptRow.assigned_at < until,
-            )
-            .group_by(CallScriptRow.version, CallScriptRow.variant)
-            .order_by(CallScriptRow.version, CallScriptRow.variant)
+            .where(CallScriptRow.assigned_at >= since, CallScriptRow.assigned_at < until)
+            .group_by(CallScriptRow.key, CallScriptRow.version, CallScriptRow.variant)
+            .order_by(CallScriptRow.key, CallScriptRow.version, CallScriptRow.variant)
         )
+        if key is not None:
+            stmt = stmt.where(CallScriptRow.key == key)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         out = []
@@ -829,6 +831,7 @@ class ScriptStore:
             low, high = _interval(int(r.sales), int(r.calls))
             out.append(
                 VariantConversion(
+                    key=r.key,
                     version=r.version,
                     variant=r.variant,
                     calls=int(r.calls),

@@ -358,6 +358,12 @@ async def test_conversion_is_attributed_per_version_and_variant(
     assert a.conversion == pytest.approx(1 / 3) and b.conversion == pytest.approx(0.5)
     assert (b.low, b.high) == pytest.approx(wilson(2, 4))
     assert b.as_json()["ci95"] == pytest.approx(list(wilson(2, 4)))
+    every = await scripts.conversion(None, T0 - timedelta(days=1), T0 + timedelta(days=1))
+    assert [(r.key, r.variant, r.calls) for r in every] == [
+        ("ceilings", "A", 3),
+        ("ceilings", "B", 4),
+        ("other", "A", 1),
+    ]
     # The period is [since, until): nothing assigned before it.
     assert (
         await scripts.conversion("ceilings", T0 + timedelta(days=1), T0 + timedelta(days=2)) == []
