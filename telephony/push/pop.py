@@ -70,10 +70,18 @@ def past_call_json(past: PastCall) -> dict[str, Any]:
 
 
 def compose_pop(
-    call: dict[str, Any], context: CallerContext | None, *, now: datetime
+    call: dict[str, Any],
+    context: CallerContext | None,
+    *,
+    now: datetime,
+    script: dict[str, Any] | None = None,
+    source: str | None = None,
 ) -> dict[str, Any]:
     """One pop for every agent offered `call` (a CallSession snapshot). `context` None:
-    the history lookup has not answered yet (`history_ready` false; an update follows)."""
+    the history lookup has not answered yet (`history_ready` false; an update follows).
+    `script`: the call's matched script as JSON (a `CallScript`: key, version, variant,
+    name, language, campaign, reason, body), None when none matched; `source`: the name
+    of the campaign behind the DID, when known (else the DID stands for it)."""
     caller_id_name = clean_caller_name(call.get("caller_name"))
     contact_name = clean_caller_name(context.contact_name) if context else ""
     number = call.get("caller_number")
@@ -81,8 +89,7 @@ def compose_pop(
     return {
         "call_id": call["id"],
         "did": call.get("did") or "",
-        # Campaigns per DID are not modelled yet: the DID is the source.
-        "source": call.get("did") or "",
+        "source": source or call.get("did") or "",
         "caller": {
             "number": number,
             "display_number": format_number(number),
@@ -107,7 +114,7 @@ def compose_pop(
             }
             for cb in (context.callbacks if context else [])
         ],
-        "script": None,  # script matching (issue 7) is not built yet
+        "script": script,
         "ring": {
             "ringing_since": call.get("ringing_since"),
             "cycle_ms": call.get("cycle_ms"),

@@ -8,6 +8,8 @@
 - The agent who answered gets `call` updates while talking (hold fields included) and
   `call_ended` at the end (the workspace then shows wrap-up).
 - `snapshot_for(agent)` is what a (re)connecting browser gets: its pops, its call.
+- With `scripts` set, each pop carries the call's matched script, decided once per call
+  (see telephony.push.call_scripts for when, and why never later than the pop).
 
 Never awaits inside `on_change`: it only enqueues (hub) and starts the lookup task.
 """
@@ -22,8 +24,10 @@ from typing import Any, Protocol
 
 import structlog
 
+from telephony.push.call_scripts import CallScripts, Picked
 from telephony.push.hub import Hub
 from telephony.push.pop import compose_pop
+from telephony.scripts.model import CallScript
 from telephony.store.history import CallerContext
 
 log = structlog.get_logger("telephony.push")
@@ -51,6 +55,8 @@ class _Track:
     lookup: asyncio.Task[None] | None = None
     budget: asyncio.TimerHandle | None = None
     looked_up_ms: float | None = None
+    script: Picked | None = None
+    script_final: bool = False  # assigned to the call: never chosen again
 
 
 class Pops:
@@ -68,6 +74,7 @@ class Pops:
         self._clock = clock
         self._budget_s = budget_s
         self._on_talking = on_talking
+        self.scripts: CallScripts | None = None  # set by the runtime when scripts exist
         self._calls: dict[str, _Track] = {}
         self._ended: dict[str, dict[str, Any]] = {}  # agent -> their last call (wrap-up)
         self.lookup_ms: list[float] = []  # how long history lookups took (bench, logs)
@@ -87,6 +94,7 @@ class Pops:
         phase, agent = call.get("phase"), call.get("agent_id")
         if phase == "talking" and agent and track.talking != agent:
             track.talking = str(agent)
+            self._settle_script(track)  # answered: what the agent sees is the call's
             self._on_talking(track.talking, call_id)
         offered = {str(a) for a in call.get("offered_to") or []}
         for new in sorted(offered - track.popped - track.waiting):
@@ -119,7 +127,7 @@ class Pops:
             self._send_pop(track, waiting, "pop")
 
     def _send_pop(self, track: _Track, agents: set[str], type_: str) -> None:
-        pop = compose_pop(track.call, track.context, now=self._clock())
+        pop = self._compose(track, self._clock())
         track.popped |= agents
         self._hub.publish_many([agent_topic(a) for a in sorted(agents)], type_, {"pop": pop})
 
@@ -161,6 +169,7 @@ class Pops:
             track.budget = None
         if self._calls.get(call_id) is not track:
             return  # ended meanwhile
+        self._settle_script(track)
         if track.waiting:
             waiting, track.waiting = set(track.waiting), set()
             self._send_pop(track, waiting, "pop")
@@ -169,17 +178,64 @@ class Pops:
             self._send_pop(track, partial & track.popped, "pop_update")
 
     def _call_view(self, track: _Track) -> dict[str, Any]:
-        return {
-            "call": track.call,
-            "pop": compose_pop(track.call, track.context, now=self._clock()),
-        }
+        return {"call": track.call, "pop": self._compose(track, self._clock())}
+
+    # --- the call's script ---------------------------------------------------------------
+
+    def _compose(self, track: _Track, now: datetime) -> dict[str, Any]:
+        picked = self._script(track)
+        return compose_pop(
+            track.call,
+            track.context,
+            now=now,
+            script=picked.json if picked else None,
+            source=picked.source if picked else None,
+        )
+
+    def _script(self, track: _Track) -> Picked | None:
+        """The call's script: the final one, else a provisional one (no history yet)."""
+        if self.scripts is None:
+            return None
+        if track.script is None:
+            track.script = self.scripts.pick(track.call, track.context, self._clock())
+        return track.script
+
+    def _settle_script(self, track: _Track) -> None:
+        """Decide the call's script for good (history known, or the call answered)."""
+        if self.scripts is None or track.script_final:
+            return
+        if track.script is None or track.context is not None:
+            track.script = self.scripts.pick(track.call, track.context, self._clock())
+        track.script_final = True
+        call_id = str(track.call["id"])
+        self.scripts.assign(call_id, track.script, lambda kept: self._kept(call_id, kept))
+
+    def _kept(self, call_id: str, kept: CallScript) -> None:
+        """The store already held another script for this call: that one it is."""
+        track = self._calls.get(call_id)
+        if track is None or self.scripts is None or track.script is None:
+            return
+        track.script = self.scripts.stored(track.script, kept)
+        if track.popped:
+            self._send_pop(track, set(track.popped), "pop_update")
+        if track.talking:
+            self._hub.publish(agent_topic(track.talking), "call", self._call_view(track))
+
+    def script_of(self, call_id: str) -> CallScript | None:
+        """The script of a call this process is tracking (before the store has it)."""
+        track = self._calls.get(call_id)
+        if track is not None and track.script is not None:
+            return track.script.script
+        ended = next((v for v in self._ended.values() if v["call"]["id"] == call_id), None)
+        script = ended["pop"].get("script") if ended else None
+        return CallScript.model_validate(script) if script else None
 
     # --- what a (re)connecting agent gets --------------------------------------------
 
     def snapshot_for(self, agent_id: str) -> dict[str, Any]:
         now = self._clock()
         pops = [
-            compose_pop(t.call, t.context, now=now)
+            self._compose(t, now)
             for t in self._calls.values()
             if agent_id in t.popped or agent_id in t.waiting
         ]
@@ -213,3 +269,5 @@ class Pops:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        if self.scripts is not None:
+            await self.scripts.close()

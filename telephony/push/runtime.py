@@ -4,12 +4,13 @@ the pops and the live view; the web app reads `state`."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, tzinfo
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telephony.calls.agents import AgentPool, AgentSlot, slot_json
+from telephony.push.call_scripts import CallScripts, ScriptSource
 from telephony.push.hub import Hub
 from telephony.push.live import LiveView
 from telephony.push.pops import Pops, Snapshotting, agent_topic
@@ -48,6 +49,18 @@ class PushRuntime:
         )
         self.state = Push(self.hub, self.pops, self.live, agent_state=self._agent_state)
         pool.on_change = self.on_agent
+
+    def use_scripts(
+        self, source: ScriptSource, *, zone_of: Callable[[str], tzinfo | None]
+    ) -> CallScripts:
+        """Pops carry the call's matched script from now on (see `refresh_scripts`)."""
+        self.pops.scripts = CallScripts(source, zone_of=zone_of)
+        return self.pops.scripts
+
+    async def refresh_scripts(self) -> None:
+        """Read the match setup now (at start, before the first call)."""
+        if self.pops.scripts is not None:
+            await self.pops.scripts.refresh()
 
     def watch(self, calls: Watched) -> None:
         self._calls = calls

@@ -9,6 +9,7 @@ read another agent's call history through here.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,13 @@ from telephony.web.access import current_session, requires
 from telephony.web.bodies import BadBody, json_object
 from telephony.web.ws import PUSH_KEY
 
+# Why a notes PUT may not set the call's outcome (its script wants a next step first):
+# (request, call_id, the PUT's checked fields, the stored notes) -> problems.
+OutcomeCheck = Callable[
+    [web.Request, str, Mapping[str, Any], Mapping[str, Any]], Awaitable[list[str]]
+]
 NOTES_KEY = web.AppKey("notes", Notes)
+OUTCOME_CHECK_KEY: web.AppKey[OutcomeCheck] = web.AppKey("outcome_check")
 WS_PRESENCE_KEY = web.AppKey("workspace_presence", AgentPresence)
 WORKSPACE_PAGE_KEY = web.AppKey("workspace_page", Path)
 
@@ -54,7 +61,7 @@ async def workspace_page(request: web.Request) -> web.FileResponse:
     return web.FileResponse(request.app[WORKSPACE_PAGE_KEY])
 
 
-async def _allowed_call(request: web.Request) -> tuple[str, str | None] | web.Response:
+async def allowed_call(request: web.Request) -> tuple[str, str | None] | web.Response:
     """(call_id, caller_number) when this user may see the call, else the refusal."""
     call_id = request.match_info["call_id"]
     facts = await request.app[NOTES_KEY].call_facts(call_id)
@@ -73,7 +80,7 @@ async def _allowed_call(request: web.Request) -> tuple[str, str | None] | web.Re
 
 @requires(*ANY_ROLE)
 async def get_notes(request: web.Request) -> web.Response:
-    allowed = await _allowed_call(request)
+    allowed = await allowed_call(request)
     if isinstance(allowed, web.Response):
         return allowed
     note = await request.app[NOTES_KEY].get(allowed[0])
@@ -82,7 +89,7 @@ async def get_notes(request: web.Request) -> web.Response:
 
 @requires(*ANY_ROLE)
 async def put_notes(request: web.Request) -> web.Response:
-    allowed = await _allowed_call(request)
+    allowed = await allowed_call(request)
     if isinstance(allowed, web.Response):
         return allowed
     call_id, number = allowed
@@ -95,6 +102,15 @@ async def put_notes(request: web.Request) -> web.Response:
     fields, problems = validate_notes(body)
     if problems:
         return web.json_response({"error": "invalid call notes", "problems": problems}, status=422)
+    check = request.app.get(OUTCOME_CHECK_KEY)
+    if check is not None and fields.get("outcome"):
+        saved = await request.app[NOTES_KEY].get(call_id)
+        stored = {"next_step": saved.next_step, "next_step_at": saved.next_step_at}
+        refused = await check(request, call_id, fields, stored)
+        if refused:
+            return web.json_response(
+                {"error": "the outcome needs a next step first", "problems": refused}, status=422
+            )
     session = current_session(request)
     note = await request.app[NOTES_KEY].save(
         call_id,
@@ -195,7 +211,7 @@ def validate_notes(body: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
             )
         )
         if good:
-            fields["answers"] = {k: _clean(v) for k, v in answers.items()}
+            fields["answers"] = {k: clean_text(v) for k, v in answers.items()}
         else:
             problems.append(
                 f"answers: an object of at most {MAX_ANSWERS} question → answer texts "
@@ -209,10 +225,10 @@ def _text(value: object, key: str, limit: int, out: dict[str, Any], problems: li
         shown = f"{len(value)} characters" if isinstance(value, str) else type(value).__name__
         problems.append(f"{key} = {shown}: must be text of at most {limit} characters")
         return
-    out[key] = _clean(value)
+    out[key] = clean_text(value)
 
 
-def _clean(value: str) -> str:
+def clean_text(value: str) -> str:
     """Typed text minus control and bidi-format characters (newlines and tabs stay)."""
     return "".join(
         ch for ch in value if ch in "\n\t" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")

@@ -1,0 +1,186 @@
+"""The script each call's pop carries: matched once per call from an in-memory setup.
+
+The pop is never delayed by scripts:
+- the match setup (rules, campaigns, released bodies) is read from the script store at
+  start and then again in the background at most every `refresh_s` (an admin's new
+  version reaches the next calls within seconds); the hot path only reads the copy;
+- `choose` is pure and cheap, and each call's `CallScript` is turned into JSON once;
+- the choice is written to the store (`assign`, first wins) by a background task.
+
+When is a call's script decided? As soon as the caller's history is known (the lookup
+starts when the call arrives, so that is nearly always before any agent is offered it),
+and then it stays: that is the one assigned to the call. If a pop has to leave before
+the history (the lookup's budget ran out), it carries a *provisional* choice made
+without the history; when the history arrives the choice is made again with it, the
+update pop carries that one, and only then is it assigned. A call answered before its
+history came keeps the provisional script (assigned at the answer): what the agent saw
+is what the call is attributed to. If the store already held another script for the
+call (first wins, e.g. after a restart), the stored one replaces ours in the next pop.
+
+A failure to match (no rule, no campaign script, no default; or a matching error)
+leaves `script: null` and logs why, once per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, Protocol
+
+import structlog
+
+from telephony.push.script_facts import call_facts
+from telephony.scripts.matching import choose
+from telephony.scripts.model import CallFacts, CallScript, Campaign, MatchSetup
+from telephony.store.history import CallerContext
+
+log = structlog.get_logger("telephony.push.scripts")
+
+DEFAULT_REFRESH_S = 1.0
+
+
+class ScriptSource(Protocol):
+    async def setup(self) -> MatchSetup: ...
+
+    async def assign(self, call_id: str, script: CallScript) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Picked:
+    """One call's script as the pop carries it (JSON made once) and the campaign name."""
+
+    script: CallScript | None
+    json: dict[str, Any] | None
+    source: str | None  # the campaign's name, when the DID or the script names one
+    facts: CallFacts
+    why_none: str = ""
+
+
+def script_json(script: CallScript) -> dict[str, Any]:
+    return script.model_dump(mode="json")
+
+
+class CallScripts:
+    def __init__(
+        self,
+        source: ScriptSource,
+        *,
+        zone_of: Callable[[str], tzinfo | None],
+        refresh_s: float = DEFAULT_REFRESH_S,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._source = source
+        self._zone_of = zone_of
+        self._refresh_s = refresh_s
+        self._monotonic = monotonic
+        self._setup: MatchSetup | None = None
+        self._campaigns: dict[str, Campaign] = {}
+        self._by_did: dict[str, Campaign] = {}
+        self._loaded_at: float | None = None
+        self._refreshing: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def setup(self) -> MatchSetup | None:
+        return self._setup
+
+    async def refresh(self) -> None:
+        """Read the setup from the store now (at start, and in the background)."""
+        try:
+            setup = await self._source.setup()
+        except Exception as error:  # the last good copy stays in use
+            log.error("scripts.setup_failed", error=repr(error))
+            self._loaded_at = self._monotonic()  # retried after refresh_s, not per call
+            return
+        self.use(setup)
+
+    def use(self, setup: MatchSetup) -> None:
+        self._setup = setup
+        self._campaigns = {c.key: c for c in setup.campaigns}
+        self._by_did = {}
+        for campaign in setup.campaigns:
+            for did in campaign.dids:
+                self._by_did.setdefault(did.lstrip("+"), campaign)
+        self._loaded_at = self._monotonic()
+
+    def _maybe_refresh(self) -> None:
+        stale = self._loaded_at is None or self._monotonic() - self._loaded_at >= self._refresh_s
+        if stale and (self._refreshing is None or self._refreshing.done()):
+            self._refreshing = self._spawn(self.refresh())
+
+    def campaign_name(self, did: str, script: CallScript | None) -> str | None:
+        campaign = self._campaigns.get(script.campaign) if script and script.campaign else None
+        campaign = campaign or self._by_did.get(did.lstrip("+"))
+        return campaign.name if campaign else None
+
+    def pick(self, call: dict[str, Any], context: CallerContext | None, now: datetime) -> Picked:
+        """The script for this call now: pure reads of the cached setup."""
+        self._maybe_refresh()
+        did = str(call.get("did") or "")
+        facts = call_facts(call, context, now=now, zone=self._zone_of(did))
+        setup = self._setup
+        if setup is None:
+            return Picked(None, None, None, facts, "the script setup is not loaded yet")
+        try:
+            script = choose(setup, facts)
+        except Exception as error:  # a bad setup must never stop the pop
+            return Picked(None, None, self.campaign_name(did, None), facts, repr(error))
+        if script is None:
+            why = "no rule, campaign script or default script matches"
+            return Picked(None, None, self.campaign_name(did, None), facts, why)
+        return Picked(script, script_json(script), self.campaign_name(did, script), facts)
+
+    def stored(self, picked: Picked, script: CallScript) -> Picked:
+        """The script the store kept for the call (another one won the first write)."""
+        did = picked.facts.did
+        return Picked(script, script_json(script), self.campaign_name(did, script), picked.facts)
+
+    def assign(self, call_id: str, picked: Picked, on_other: Callable[[CallScript], None]) -> None:
+        """Write the choice in the background; `on_other` when the store kept another."""
+        if picked.script is None:
+            log.warning(
+                "pop.no_script",
+                call_id=call_id,
+                why=picked.why_none,
+                facts=picked.facts.model_dump(exclude={"call_id"}),
+            )
+            return
+        script = picked.script
+        log.info(
+            "pop.script",
+            call_id=call_id,
+            script=script.key,
+            version=script.version,
+            variant=script.variant,
+            reason=script.reason,
+        )
+        self._spawn(self._assign(call_id, script, on_other))
+
+    async def _assign(
+        self, call_id: str, script: CallScript, on_other: Callable[[CallScript], None]
+    ) -> None:
+        try:
+            kept = await self._source.assign(call_id, script)
+        except Exception as error:
+            log.error("scripts.assign_failed", call_id=call_id, error=repr(error))
+            return
+        if isinstance(kept, CallScript) and (kept.key, kept.version, kept.variant) != (
+            script.key,
+            script.version,
+            script.variant,
+        ):
+            on_other(kept)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[None]:
+        task: asyncio.Task[None] = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def close(self) -> None:
+        """Writes under way finish (they are short); nothing new starts after."""
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
