@@ -88,7 +88,7 @@ function renderList() {
     ))
     : [row("—", "No scripts yet", "", "", "", "")]));
   const select = $("script");
-  const chosen = select.value;
+  const chosen = select.options.length ? select.value : null; // first load: the first script
   select.replaceChildren(
     ...data.scripts.filter((s) => !s.retired_at).map((s) => option(s.key, `${s.name} (${s.key})`)),
     option(NEW, "+ a new script"),
