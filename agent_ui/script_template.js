@@ -4,15 +4,20 @@
 // at most 80 characters) and inserted once, never scanned again.
 
 const NAME = /^[a-z][a-z_]*\.[a-z][a-z0-9_]*$/;
-const MAX_NAME = 64; // a placeholder's '}' is looked for this far at most
+const MAX_NAME = 64; // a placeholder's '}' is looked for this far at most: linear time
+// Python's str.isspace() (JS's \s differs: it has U+FEFF, lacks U+001C-1F and U+0085).
+const SPACE = /[\t\n\v\f\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/gu;
+// Control, format (bidi overrides, zero-width), lone surrogates, private use, unassigned.
 const DROPPED = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Cn}]/gu;
 
 export const MISSING = "…";
 
 export function cleanValue(raw) {
   if (typeof raw !== "string") return "";
-  const text = raw.slice(0, 1000).normalize("NFC").replace(/\s/gu, " ").replace(DROPPED, "");
-  return text.split(" ").filter(Boolean).join(" ").slice(0, 80).trimEnd();
+  const head = Array.from(raw.slice(0, 2000)).slice(0, 1000).join("");
+  const text = head.normalize("NFC").replace(SPACE, " ").replace(DROPPED, "");
+  const line = text.split(" ").filter(Boolean).join(" ");
+  return Array.from(line).slice(0, 80).join("").trimEnd();
 }
 
 export function render(template, values, missing = MISSING) {
@@ -25,16 +30,18 @@ export function render(template, values, missing = MISSING) {
     if (ch === "{" && src[i + 1] === "{") { out += "{"; i += 2; continue; }
     if (ch === "}" && src[i + 1] === "}") { out += "}"; i += 2; continue; }
     if (ch === "{") {
-      const end = src.indexOf("}", i + 1);
-      const inner = end === -1 || end - i - 1 > MAX_NAME ? null : src.slice(i + 1, end);
-      if (inner !== null && NAME.test(inner)) {
-        const raw = Object.prototype.hasOwnProperty.call(vals, inner) ? vals[inner] : "";
-        out += cleanValue(raw) || missing;
-        i = end + 1;
+      const close = src.slice(i + 1, i + 2 + MAX_NAME).indexOf("}");
+      const inner = close === -1 ? null : src.slice(i + 1, i + 1 + close);
+      if (inner !== null && !inner.includes("{")) {
+        if (NAME.test(inner)) {
+          const raw = Object.prototype.hasOwnProperty.call(vals, inner) ? vals[inner] : "";
+          out += cleanValue(raw) || missing;
+        } else {
+          out += `{${inner}}`; // malformed: kept as literal text, like the server does
+        }
+        i += close + 2;
         continue;
       }
-      // Malformed: kept as literal text, like the server does.
-      if (inner !== null && !inner.includes("{")) { out += src.slice(i, end + 1); i = end + 1; continue; }
     }
     out += ch;
     i += 1;

@@ -216,11 +216,7 @@ def outcome_problems(
     if step or when_given:
         if not step:
             found.append("next_step: required with next_step_at (say what was agreed)")
-        found += _when_problems(next_step_at)
-        if reason:
-            found.append(
-                "no_next_step_reason: give either a next step or a reason for none, not both"
-            )
+        found += _when_problems(next_step_at)  # a reason given as well is simply not needed
     elif script.require_next_step and not reason:
         found.append(
             "next_step: this script requires a next step with a date and a time "

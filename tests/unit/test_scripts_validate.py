@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from telephony.scripts.model import MAX_QUESTIONS, Script
 from telephony.scripts.validate import ScriptRejected, parse, reachable, warnings
@@ -339,3 +341,38 @@ def test_contacts_after_the_price_stage_and_a_non_phone_contact_warn() -> None:
     assert warnings(parse(raw)) == [
         "price_stage is set but contact_field is not: contacts come first"
     ]
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=12), inner, max_size=4)
+    ),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_JSON)
+def test_any_input_is_a_script_or_refused_never_a_crash(raw: object) -> None:
+    try:
+        parse(raw)
+    except ScriptRejected as refused:
+        assert refused.problems and all(isinstance(p, str) for p in refused.problems)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_any_change_to_a_valid_script_is_accepted_or_refused_with_reasons(
+    data: st.DataObject,
+) -> None:
+    raw = base()
+    stage = data.draw(st.integers(0, 4))
+    key = data.draw(st.sampled_from(["id", "next", "kind", "say", "title", "branches"]))
+    _stage(raw, stage)[key] = data.draw(_JSON | st.sampled_from(["needs", "close", "x"]))
+    try:
+        script = parse(raw)
+    except ScriptRejected as refused:
+        assert refused.problems
+    else:
+        assert reachable(script) == {s.id for s in script.stages}
