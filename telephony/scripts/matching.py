@@ -10,6 +10,7 @@ written into the reason, so a broken release degrades to the next choice, never 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ from telephony.scripts.model import (
     MatchWhen,
 )
 from telephony.scripts.variants import NoVariant, assign, share_percent
+
+_DID = re.compile(r"^\+?[0-9]{3,20}$")
 
 
 @dataclass(frozen=True)
@@ -157,6 +160,8 @@ def _rule_problems(at: str, rule: MatchRule, campaigns: list[str]) -> list[str]:
     hours = rule.when.hours
     if hours is not None and not (0 <= hours[0] <= 23 and 0 <= hours[1] <= 24):
         found.append(f"{at}.when.hours = {list(hours)}: hours are 0-23 (to may be 24)")
+    if rule.when.did is not None and not _DID.fullmatch(rule.when.did):
+        found.append(f"{at}.when.did = {rule.when.did!r}: 3-20 digits, '+' first allowed")
     if rule.when.campaign is not None and rule.when.campaign not in campaigns:
         found.append(
             f"{at}.when.campaign = {rule.when.campaign!r}: no such campaign; campaigns: {campaigns}"

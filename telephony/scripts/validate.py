@@ -102,6 +102,11 @@ def problems(script: Script) -> list[str]:
                     f"{at}.branches[{j}].equals = {branch.equals!r}: not a choice of "
                     f"{target.key!r}; choices: {target.choices}"
                 )
+            elif target.type == "number" and not _is_number(branch.equals):
+                found.append(
+                    f"{at}.branches[{j}].equals = {branch.equals!r}: {target.key!r} is a "
+                    "number; write a number such as 3 or 2.5"
+                )
         if stage.next is not None and stage.next not in stage_ids:
             found.append(f"{at}.next = {stage.next!r}: no such stage; stages: {stage_ids}")
         for j, question in enumerate(stage.questions):
@@ -250,6 +255,14 @@ def _field_problems(at: str, field: CaptureField) -> list[str]:
     if field.min is not None and field.max is not None and field.min > field.max:
         found.append(f"{at} {field.key!r}: min {field.min:g} is above max {field.max:g}")
     return found
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _duplicates(what: str, items: Iterable[tuple[str, str]]) -> list[str]:

@@ -265,6 +265,7 @@ def test_setup_problems() -> None:
         rules=[
             MatchRule(name="bad hours", when=MatchWhen(hours=(25, 3)), script="x"),
             MatchRule(name="bad campaign", when=MatchWhen(campaign="tv"), script="x"),
+            MatchRule(name="bad DID", when=MatchWhen(did="0850 123"), script="x"),
         ],
         campaigns=[CEILINGS, Campaign(key="copy", name="Copy", dids=["+908501234567"])],
     )
@@ -273,5 +274,6 @@ def test_setup_problems() -> None:
         "rules[0] 'bad hours'.when.hours = [25, 3]: hours are 0-23 (to may be 24)",
         "rules[1] 'bad campaign'.when.campaign = 'tv': no such campaign; campaigns: "
         "['ceilings_search', 'copy']",
+        "rules[2] 'bad DID'.when.did = '0850 123': 3-20 digits, '+' first allowed",
     ]
     assert setup_problems(_setup()) == []

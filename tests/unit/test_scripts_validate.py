@@ -129,6 +129,14 @@ CASES: list[tuple[str, Callable[[Raw], None], str]] = [
         "choices: ['Yes', 'No']",
     ),
     (
+        "branch on a number with a non-number",
+        lambda r: _stage(r, 1).update(
+            branches=[{"field": "budget", "equals": "lots", "to": "close"}]
+        ),
+        "stages[1] 'needs'.branches[0].equals = 'lots': 'budget' is a number; write a number "
+        "such as 3 or 2.5",
+    ),
+    (
         "question captures no field",
         _set(lambda r: _stage(r, 1)["questions"][0], "captures", "budjet"),
         "stages[1] 'needs'.questions[0].captures = 'budjet': no stage captures it; "
