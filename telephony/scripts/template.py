@@ -26,6 +26,7 @@ MISSING: Final = "…"
 _NAME: Final = re.compile(r"^([a-z][a-z_]*)\.([a-z][a-z0-9_]*)$")
 # A placeholder's name is short; looking no further for its '}' keeps a scan linear.
 _MAX_NAME: Final = 64
+_BRACE: Final = re.compile(r"[{}]")
 
 
 class TemplateError(ValueError):
@@ -94,9 +95,8 @@ def scan(template: str) -> tuple[list[Segment], list[str]]:
             i += 1
         else:
             # Copy the run of plain characters up to the next brace at once.
-            stop = min(
-                (p for p in (template.find("{", i), template.find("}", i)) if p != -1), default=size
-            )
+            found = _BRACE.search(template, i)
+            stop = found.start() if found else size
             text.append(template[i:stop])
             i = stop
     if text:
