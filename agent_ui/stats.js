@@ -146,6 +146,12 @@ async function showFigures() {
   if (asked !== figuresAsked) return;
   lastRows = body.rows.map(figureRow);
   fillTable($("figures"), FIGURE_HEADERS, lastRows);
+  fillTable($("variants"),
+    ["Script", "Version", "Variant", "Calls", "Offers", "Sales", "Next steps", "Lost", "Conversion", "95% interval"],
+    (body.scripts || []).map((v) => [
+      v.key, "v" + v.version, v.variant, v.calls, v.offers, v.sales, v.next_steps, v.lost,
+      pct(v.conversion), v.ci95 ? pct(v.ci95[0]) + " – " + pct(v.ci95[1]) : "—",
+    ]));
   const rows = body.rows;
   const overTime = ["day", "week", "month"].includes(body.query.group_by);
   $("series-section").hidden = !overTime;

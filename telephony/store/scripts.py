@@ -39,6 +39,7 @@ from telephony.scripts.model import (
 from telephony.scripts.validate import ScriptRejected, parse, warnings
 from telephony.scripts.variants import release_problems, wilson
 from telephony.store.models import (
+    Call,
     CallNote,
     CallScriptRow,
     PolicyChange,
@@ -795,11 +796,18 @@ class ScriptStore:
         return merged
 
     async def conversion(
-        self, key: str | None, since: datetime, until: datetime
+        self,
+        key: str | None,
+        since: datetime,
+        until: datetime,
+        *,
+        agent: str | None = None,
+        did: str | None = None,
     ) -> list[VariantConversion]:
         """Per version and variant of `key` (None: of every script), the calls assigned
         in [since, until) and their outcomes as the agents saved them; conversion =
-        sales ÷ calls, with its Wilson 95% interval."""
+        sales ÷ calls, with its Wilson 95% interval. `agent` and `did` keep the calls
+        that agent answered or that came in on that DID."""
 
         def count(condition: Any) -> Any:
             return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
@@ -824,6 +832,12 @@ class ScriptStore:
         )
         if key is not None:
             stmt = stmt.where(CallScriptRow.key == key)
+        if agent is not None or did is not None:  # the statistics page's filters
+            stmt = stmt.join(Call, Call.id == CallScriptRow.call_id)
+            if agent is not None:
+                stmt = stmt.where(Call.agent_id == agent)
+            if did is not None:
+                stmt = stmt.where(Call.did == did)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(stmt)).all()
         out = []

@@ -30,6 +30,7 @@ from telephony.store.models import Agent, Call
 from telephony.store.policy_audit import PolicyAudit
 from telephony.store.spend import AUDIT_KIND, SpendRejected, SpendStore, check_month
 from telephony.web.access import current_session, requires
+from telephony.web.admin_scripts import SCRIPTS_KEY
 from telephony.web.bodies import BadBody, json_object
 
 _MAX_BODY = 16 * 1024
@@ -145,11 +146,18 @@ async def get_figures(request: web.Request) -> web.Response:
         min_talk_s=query.min_talk_s,
     )
     rows = await request.app[STATS_KEY].rollup.figures(query)
+    scripts = request.app.get(SCRIPTS_KEY)
+    variants = (
+        await scripts.conversion(None, query.since, query.until, agent=agent, did=query.did)
+        if scripts is not None
+        else []
+    )
     return web.json_response(
         {
             "query": query.as_json(),
             "rows": [row.as_json() for row in rows],
-            "not_yet": "script and variant figures wait for scripts (issue 7)",
+            # Per script, version and variant (calls by when their script was assigned).
+            "scripts": [v.as_json() for v in variants],
         }
     )
 

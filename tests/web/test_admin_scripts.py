@@ -12,12 +12,18 @@ import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
+from telephony.config import AgentConfig
+from telephony.scripts.matching import choose
+from telephony.scripts.model import CallFacts, CallScript, Script
+from telephony.store.notes import Notes
+from telephony.store.policy_audit import PolicyAudit
 from telephony.store.repo import CallStore
 from telephony.store.scripts import ScriptStore
 from telephony.web.admin_scripts import add_script_routes
 from telephony.web.app import AGENT_UI_DIR
+from telephony.web.stats import add_stats_routes
 
-from .conftest import T0, Client, add_user, log_in
+from .conftest import T0, Client, add_user, finished_call, log_in
 
 LoggedIn = Callable[[str], Awaitable[tuple[Client, str]]]
 
@@ -378,9 +384,6 @@ async def test_conversion_per_variant_for_supervisors(
     )
     assert status == 200 and result["key"] == "ceilings" and result["variants"] == []
     setup = await scripts.setup()
-    from telephony.scripts.matching import choose
-    from telephony.scripts.model import CallFacts
-
     setup = setup.model_copy(update={"default_script": "ceilings"})
     picked = choose(setup, CallFacts(call_id="c1"))
     assert picked is not None
@@ -400,3 +403,44 @@ async def test_conversion_per_variant_for_supervisors(
     ]:
         status, result = await call(supervisor, None, "GET", f"/api/scripts/conversion?{query}")
         assert status == 400 and expected in result["errors"][0], (query, result)
+
+
+async def test_the_statistics_figures_carry_conversion_per_script_and_variant(
+    aiohttp_client: AiohttpClient, app: web.Application, store: CallStore, scripts: ScriptStore
+) -> None:
+
+    await store.upsert_agents([AgentConfig(id="bob", name="Bob", endpoint="PJSIP/b")])
+    await scripts.save_draft(body(), who="admin")
+    await scripts.publish("ceilings", who="admin")
+    script = Script.model_validate(body())
+    for call_id, agent in (("c-alice", "alice"), ("c-bob", "bob")):
+        await finished_call(store, call_id, agent_id=agent)
+        chosen = CallScript(
+            key="ceilings", version=1, variant="A", name=script.name, language="en",
+            reason=["test"], body=script,
+        )  # fmt: skip
+        await scripts.assign(call_id, chosen)
+    await Notes(store.engine).save("c-alice", {"outcome": "sale"}, agent_id="alice", by="alice")
+    add_script_routes(app, scripts=scripts, page=AGENT_UI_DIR / "admin_scripts.html")
+    add_stats_routes(
+        app,
+        engine=store.engine,
+        audit=PolicyAudit(store.engine),
+        page=AGENT_UI_DIR / "stats.html",
+        now=lambda: T0,
+        refresh_every_s=None,
+    )
+    for role, agent_id, expected in (("supervisor", None, (2, 1)), ("agent", "alice", (1, 1))):
+        await add_user(app, role, role=role, agent_id=agent_id)
+        client = await aiohttp_client(app)
+        await log_in(client, role)
+        response = await client.get("/api/stats/figures?since=2026-11-27&until=2026-11-28")
+        assert response.status == 200
+        (row,) = (await response.json())["scripts"]
+        assert (row["key"], row["variant"], row["calls"], row["sales"]) == (
+            "ceilings",
+            "A",
+            *expected,
+        )
+        # An agent reads only her own calls' figures.
+        await client.close()

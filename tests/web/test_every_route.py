@@ -80,3 +80,16 @@ async def test_no_route_answers_a_role_it_does_not_name(
         assert response.status == 403, (role, method, path, response.status)
         refused += 1
     assert role == "admin" or refused > 0
+
+
+def test_the_sweep_covers_the_scripts_routes(app: web.Application) -> None:
+    """Issue 7's routes: admin only, but the conversion, which supervisors read too."""
+    routes = {(method, path): roles for method, path, roles in declared(app)}
+    admin = frozenset({"admin"})
+    assert routes[("GET", "/admin/scripts")] == admin
+    assert routes[("PUT", "/api/admin/scripts/1/draft")] == admin
+    assert routes[("PUT", "/api/admin/scripts/1/release")] == admin
+    assert routes[("POST", "/api/admin/scripts/1/publish")] == admin
+    assert routes[("PUT", "/api/admin/campaigns/1")] == admin
+    assert routes[("PUT", "/api/admin/script-rules")] == admin
+    assert routes[("GET", "/api/scripts/conversion")] == frozenset({"supervisor", "admin"})
