@@ -15,19 +15,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from pydantic import BaseModel, ValidationError
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telephony.scripts.matching import setup_problems
 from telephony.scripts.model import (
-    KEY_PATTERN,
     CallScript,
     Campaign,
     Language,
@@ -36,184 +33,59 @@ from telephony.scripts.model import (
     Release,
     Script,
 )
-from telephony.scripts.validate import ScriptRejected, parse, warnings
-from telephony.scripts.variants import release_problems, wilson
+from telephony.scripts.validate import warnings
+from telephony.scripts.variants import release_problems
 from telephony.store.models import (
-    Call,
-    CallNote,
     CallScriptRow,
     PolicyChange,
     ScriptCampaignRow,
-    ScriptReleaseRow,
     ScriptRow,
     ScriptRuleRow,
     ScriptVersionRow,
 )
+from telephony.store.script_conversion import VariantConversion, conversion
+from telephony.store.script_defaults import load_defaults, pick
+from telephony.store.script_records import (
+    AUDIT_KIND,
+    DEFAULT_KIND,
+    Change,
+    Defaults,
+    ScriptInfo,
+    ScriptRefused,
+    VersionInfo,
+    audit,
+    campaign_of_row,
+    live_script,
+    model_of,
+    parse_script,
+    read_campaigns,
+    read_default_script,
+    read_releases,
+    read_rules,
+    usable,
+    version_info,
+    write_release,
+)
 
-AUDIT_KIND = "scripts"
-DEFAULT_KIND = "script_default"  # its newest entry is the fallback in force
+__all__ = [
+    "Change",
+    "Defaults",
+    "ScriptInfo",
+    "ScriptRefused",
+    "ScriptStore",
+    "VariantConversion",
+    "VersionInfo",
+    "pick",
+]
+
 MAX_RULES = 200
 MAX_CAMPAIGNS = 500
 MAX_PROGRESS_KEYS = 50
 SYSTEM = "system"
 
 
-_M = TypeVar("_M", bound=BaseModel)
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class ScriptRefused(ValueError):
-    """A change refused; `problems` names each field, the value and what is accepted.
-    `status` is the HTTP status it maps to (404: no such script or version)."""
-
-    def __init__(self, problems: list[str], status: int = 422) -> None:
-        super().__init__("; ".join(problems))
-        self.problems = problems
-        self.status = status
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    key: str
-    version: int
-    status: str  # draft / published / retired
-    created_by: str
-    created_at: datetime
-    published_by: str | None
-    published_at: datetime | None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "version": self.version,
-            "status": self.status,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "published_by": self.published_by,
-            "published_at": self.published_at.isoformat() if self.published_at else None,
-        }
-
-
-@dataclass(frozen=True)
-class ScriptInfo:
-    key: str
-    name: str
-    language: str
-    created_by: str
-    created_at: datetime
-    retired_by: str | None
-    retired_at: datetime | None
-    versions: list[VersionInfo]
-    release: Release | None
-
-    @property
-    def draft(self) -> int | None:
-        newest = self.versions[-1] if self.versions else None
-        return newest.version if newest and newest.status == "draft" else None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "name": self.name,
-            "language": self.language,
-            "created_by": self.created_by,
-            "created_at": self.created_at.isoformat(),
-            "retired_by": self.retired_by,
-            "retired_at": self.retired_at.isoformat() if self.retired_at else None,
-            "versions": [v.as_json() for v in self.versions],
-            "draft": self.draft,
-            "release": self.release.model_dump(mode="json") if self.release else None,
-        }
-
-
-@dataclass(frozen=True)
-class Change:
-    """One audited admin change of scripts, campaigns or rules."""
-
-    who: str
-    at: datetime
-    old: dict[str, Any]
-    new: dict[str, Any]
-
-    def as_json(self) -> dict[str, Any]:
-        return {"who": self.who, "at": self.at.isoformat(), "old": self.old, "new": self.new}
-
-
-@dataclass(frozen=True)
-class VariantConversion:
-    """The calls given one version and variant of a script, and their outcomes."""
-
-    key: str
-    version: int
-    variant: str
-    calls: int
-    offers: int
-    pending: int
-    sales: int
-    next_steps: int  # a next step agreed with a date and time
-    lost: int
-    low: float | None  # Wilson 95% interval of sales ÷ calls
-    high: float | None
-
-    @property
-    def conversion(self) -> float | None:
-        return self.sales / self.calls if self.calls else None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "version": self.version,
-            "variant": self.variant,
-            "calls": self.calls,
-            "offers": self.offers,
-            "pending": self.pending,
-            "sales": self.sales,
-            "next_steps": self.next_steps,
-            "lost": self.lost,
-            "conversion": self.conversion,
-            "ci95": [self.low, self.high] if self.low is not None else None,
-        }
-
-
-@dataclass(frozen=True)
-class Defaults:
-    """What `load_defaults` added (empty lists: everything was there already)."""
-
-    scripts: list[str] = field(default_factory=list)
-    campaigns: list[str] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)
-
-
-def problems_of(error: ValidationError, prefix: str = "") -> list[str]:
-    """pydantic's errors as `field.path = value: what is wrong`."""
-    out = []
-    for item in error.errors():
-        where = ".".join(str(p) for p in item["loc"])
-        where = f"{prefix}.{where}" if prefix and where else prefix or where
-        value = item.get("input")
-        shown = repr(value) if not isinstance(value, dict | list) else type(value).__name__
-        if len(shown) > 60:
-            shown = shown[:57] + "..."
-        out.append(f"{where} = {shown}: {item['msg']}" if where else item["msg"])
-    return out
-
-
-def _model(cls: type[_M], raw: object, prefix: str) -> _M:
-    try:
-        return cls.model_validate(raw)
-    except ValidationError as error:
-        raise ScriptRefused(problems_of(error, prefix)) from None
-
-
-def _check_key(key: str, what: str = "key") -> None:
-    if not KEY_PATTERN.match(key):
-        raise ScriptRefused(
-            [f"{what} = {key[:60]!r}: 1-40 lowercase letters, digits or _, starting with a letter"],
-            400,
-        )
 
 
 class ScriptStore:
@@ -238,10 +110,10 @@ class ScriptStore:
                     )
                 )
             ).all()
-            releases = await _releases(conn)
+            releases = await read_releases(conn)
         per_key: dict[str, list[VersionInfo]] = {}
         for v in versions:
-            per_key.setdefault(v.key, []).append(_version_info(v))
+            per_key.setdefault(v.key, []).append(version_info(v))
         return [
             ScriptInfo(
                 key=s.key,
@@ -275,7 +147,7 @@ class ScriptStore:
         if row is None:
             which = f"script {key!r}" + (f" version {version}" if version is not None else "")
             raise ScriptRefused([f"{which}: no such version"], 404)
-        return _version_info(row), Script.model_validate(row.body)
+        return version_info(row), Script.model_validate(row.body)
 
     async def history(self, key: str | None = None, limit: int = 50) -> list[Change]:
         """Newest first: every audited change, or those about one script."""
@@ -294,19 +166,19 @@ class ScriptStore:
 
     async def release(self, key: str) -> Release | None:
         async with self._engine.connect() as conn:
-            return (await _releases(conn, key)).get(key)
+            return (await read_releases(conn, key)).get(key)
 
     async def campaigns(self) -> list[Campaign]:
         async with self._engine.connect() as conn:
-            return await _campaigns(conn)
+            return await read_campaigns(conn)
 
     async def rules(self) -> list[MatchRule]:
         async with self._engine.connect() as conn:
-            return await _rules(conn)
+            return await read_rules(conn)
 
     async def default_script(self) -> str | None:
         async with self._engine.connect() as conn:
-            return await _default_script(conn)
+            return await read_default_script(conn)
 
     # --- versions -----------------------------------------------------------------
 
@@ -316,7 +188,7 @@ class ScriptStore:
         """Validate and store `raw` as the script's draft: a new script, a new draft
         after the newest published version, or the open draft changed in place.
         Returns the draft and the validator's warnings."""
-        script = _parse(raw)
+        script = parse_script(raw)
         body = script.model_dump(mode="json")
         now = self._now()
         async with self._engine.begin() as conn:
@@ -374,7 +246,7 @@ class ScriptStore:
                 )
                 old = {}
             new = {"action": "save_draft", "key": script.key, "version": version, "body": body}
-            await _audit(conn, who, now, old, new)
+            await audit(conn, who, now, old, new)
         info = VersionInfo(script.key, version, "draft", who, now, None, None)
         return info, list(warnings(script))
 
@@ -384,7 +256,7 @@ class ScriptStore:
         (variant A, all calls); later ones are released by `set_release`."""
         now = self._now()
         async with self._engine.begin() as conn:
-            await _live_script(conn, key)
+            await live_script(conn, key)
             draft = (
                 await conn.execute(
                     select(ScriptVersionRow)
@@ -402,27 +274,27 @@ class ScriptStore:
                         "published; published versions never change"
                     ]
                 )
-            _parse(draft.body)  # the validator may have grown stricter since it was saved
+            parse_script(draft.body)  # the validator may have grown stricter since it was saved
             await conn.execute(
                 update(ScriptVersionRow)
                 .where(ScriptVersionRow.id == draft.id)
                 .values(status="published", published_by=who, published_at=now)
             )
-            await _audit(
+            await audit(
                 conn,
                 who,
                 now,
                 {"key": key, "version": draft.version, "status": "draft"},
                 {"action": "publish", "key": key, "version": draft.version},
             )
-            if not (await _releases(conn, key)):
+            if not (await read_releases(conn, key)):
                 first = Release.model_validate(
                     {
                         "key": key,
                         "variants": [{"label": "A", "version": draft.version, "weight": 100}],
                     }
                 )
-                await _write_release(conn, first, who, now, old=None)
+                await write_release(conn, first, who, now, old=None)
         await self._changed()
         return VersionInfo(
             key, draft.version, "published", draft.created_by, draft.created_at, who, now
@@ -433,12 +305,12 @@ class ScriptStore:
         it) or one version of it (refused while the release in force names it)."""
         now = self._now()
         async with self._engine.begin() as conn:
-            await _live_script(conn, key)
+            await live_script(conn, key)
             if version is None:
                 users = [
-                    f"campaign {c.key!r}" for c in await _campaigns(conn) if c.script == key
-                ] + [f"rule {r.name!r}" for r in await _rules(conn) if r.script == key]
-                if await _default_script(conn) == key:
+                    f"campaign {c.key!r}" for c in await read_campaigns(conn) if c.script == key
+                ] + [f"rule {r.name!r}" for r in await read_rules(conn) if r.script == key]
+                if await read_default_script(conn) == key:
                     users.append("the fallback script")
                 if users:
                     raise ScriptRefused(
@@ -452,7 +324,7 @@ class ScriptStore:
                     .where(ScriptRow.key == key)
                     .values(retired_by=who, retired_at=now)
                 )
-                await _audit(conn, who, now, {"key": key}, {"action": "retire", "key": key})
+                await audit(conn, who, now, {"key": key}, {"action": "retire", "key": key})
             else:
                 row = (
                     await conn.execute(
@@ -465,7 +337,7 @@ class ScriptStore:
                     raise ScriptRefused([f"script {key!r} version {version}: no such version"], 404)
                 if row.status == "retired":
                     raise ScriptRefused([f"script {key!r} version {version} is already retired"])
-                release = (await _releases(conn, key)).get(key)
+                release = (await read_releases(conn, key)).get(key)
                 if release and any(v.version == version for v in release.variants):
                     raise ScriptRefused(
                         [
@@ -479,7 +351,7 @@ class ScriptStore:
                     .where(ScriptVersionRow.id == row.id)
                     .values(status="retired")
                 )
-                await _audit(
+                await audit(
                     conn,
                     who,
                     now,
@@ -493,10 +365,10 @@ class ScriptStore:
     async def set_release(self, key: str, variants: object, *, who: str) -> Release:
         """Put weighted variants in force for `key`: each names a published version of
         it, labels are unique, and not every weight is 0."""
-        release = _model(Release, {"key": key, "variants": variants}, "")
+        release = model_of(Release, {"key": key, "variants": variants}, "")
         now = self._now()
         async with self._engine.begin() as conn:
-            await _live_script(conn, key)
+            await live_script(conn, key)
             published = (
                 await conn.execute(
                     select(ScriptVersionRow.version).where(
@@ -507,8 +379,8 @@ class ScriptStore:
             problems = release_problems(release, set(published))
             if problems:
                 raise ScriptRefused(problems)
-            old = (await _releases(conn, key)).get(key)
-            await _write_release(conn, release, who, now, old=old)
+            old = (await read_releases(conn, key)).get(key)
+            await write_release(conn, release, who, now, old=old)
         await self._changed()
         return release
 
@@ -517,13 +389,13 @@ class ScriptStore:
     async def save_campaign(self, raw: object, *, who: str) -> Campaign:
         """Create or replace a campaign; its script must exist and not be retired, and
         a DID belongs to one campaign only."""
-        campaign = _model(Campaign, raw, "")
+        campaign = model_of(Campaign, raw, "")
         now = self._now()
         async with self._engine.begin() as conn:
             problems = []
             if campaign.script is not None:
-                problems += await _usable(conn, campaign.script, "script")
-            others = [c for c in await _campaigns(conn) if c.key != campaign.key]
+                problems += await usable(conn, campaign.script, "script")
+            others = [c for c in await read_campaigns(conn) if c.key != campaign.key]
             if len(others) >= MAX_CAMPAIGNS:
                 problems.append(f"at most {MAX_CAMPAIGNS} campaigns")
             taken = {did.lstrip("+"): c.key for c in others for did in c.dids}
@@ -558,11 +430,11 @@ class ScriptStore:
                     .where(ScriptCampaignRow.key == campaign.key)
                     .values(**values)
                 )
-            await _audit(
+            await audit(
                 conn,
                 who,
                 now,
-                {"campaign": _campaign(old).model_dump(mode="json")} if old else {},
+                {"campaign": campaign_of_row(old).model_dump(mode="json")} if old else {},
                 {"action": "save_campaign", "campaign": campaign.model_dump(mode="json")},
             )
         await self._changed()
@@ -576,17 +448,17 @@ class ScriptStore:
             ).first()
             if old is None:
                 raise ScriptRefused([f"campaign {key!r}: no such campaign"], 404)
-            users = [r.name for r in await _rules(conn) if r.when.campaign == key]
+            users = [r.name for r in await read_rules(conn) if r.when.campaign == key]
             if users:
                 raise ScriptRefused(
                     [f"campaign {key!r} is named by rule(s) {users}: change them first"]
                 )
             await conn.execute(delete(ScriptCampaignRow).where(ScriptCampaignRow.key == key))
-            await _audit(
+            await audit(
                 conn,
                 who,
                 now,
-                {"campaign": _campaign(old).model_dump(mode="json")},
+                {"campaign": campaign_of_row(old).model_dump(mode="json")},
                 {"action": "delete_campaign", "campaign": key},
             )
         await self._changed()
@@ -602,18 +474,18 @@ class ScriptStore:
         problems: list[str] = []
         for i, item in enumerate(raw):
             try:
-                rules.append(_model(MatchRule, item, f"rules.{i}"))
+                rules.append(model_of(MatchRule, item, f"rules.{i}"))
             except ScriptRefused as refused:
                 problems += refused.problems
         now = self._now()
         async with self._engine.begin() as conn:
-            known = await _campaigns(conn)
+            known = await read_campaigns(conn)
             problems += setup_problems(MatchSetup(rules=rules, campaigns=known))
             for i, rule in enumerate(rules):
-                problems += await _usable(conn, rule.script, f"rules.{i}.script")
+                problems += await usable(conn, rule.script, f"rules.{i}.script")
             if problems:
                 raise ScriptRefused(problems)
-            old = await _rules(conn)
+            old = await read_rules(conn)
             await conn.execute(delete(ScriptRuleRow))
             for position, rule in enumerate(rules):
                 await conn.execute(
@@ -624,7 +496,7 @@ class ScriptStore:
                         script=rule.script,
                     )
                 )
-            await _audit(
+            await audit(
                 conn,
                 who,
                 now,
@@ -639,11 +511,11 @@ class ScriptStore:
         now = self._now()
         async with self._engine.begin() as conn:
             if key is not None:
-                problems = await _usable(conn, key, "default_script")
+                problems = await usable(conn, key, "default_script")
                 if problems:
                     raise ScriptRefused(problems)
-            old = await _default_script(conn)
-            await _audit(
+            old = await read_default_script(conn)
+            await audit(
                 conn,
                 who,
                 now,
@@ -668,15 +540,15 @@ class ScriptStore:
                     await conn.execute(select(ScriptRow.key).where(ScriptRow.retired_at.is_(None)))
                 ).all()
             }
-            releases = {k: r for k, r in (await _releases(conn)).items() if k in live}
+            releases = {k: r for k, r in (await read_releases(conn)).items() if k in live}
             bodies = {}
             for key, release in releases.items():
                 for variant in release.variants:
                     bodies[(key, variant.version)] = await self._body(conn, key, variant.version)
-            default = await _default_script(conn)
+            default = await read_default_script(conn)
             built = MatchSetup(
-                rules=await _rules(conn),
-                campaigns=await _campaigns(conn),
+                rules=await read_rules(conn),
+                campaigns=await read_campaigns(conn),
                 releases=releases,
                 bodies=bodies,
                 default_script=default if default in live else None,
@@ -805,60 +677,10 @@ class ScriptStore:
         did: str | None = None,
     ) -> list[VariantConversion]:
         """Per version and variant of `key` (None: of every script), the calls assigned
-        in [since, until) and their outcomes as the agents saved them; conversion =
-        sales ÷ calls, with its Wilson 95% interval. `agent` and `did` keep the calls
-        that agent answered or that came in on that DID."""
-
-        def count(condition: Any) -> Any:
-            return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
-        stmt = (
-            select(
-                CallScriptRow.key,
-                CallScriptRow.version,
-                CallScriptRow.variant,
-                func.count().label("calls"),
-                count(CallNote.outcome == "offer_made").label("offers"),
-                count(CallNote.outcome == "pending_purchase").label("pending"),
-                count(CallNote.outcome == "sale").label("sales"),
-                count(CallNote.next_step_at.is_not(None)).label("next_steps"),
-                count(CallNote.outcome == "lost").label("lost"),
-            )
-            .select_from(CallScriptRow)
-            .outerjoin(CallNote, CallNote.call_id == CallScriptRow.call_id)
-            .where(CallScriptRow.assigned_at >= since, CallScriptRow.assigned_at < until)
-            .group_by(CallScriptRow.key, CallScriptRow.version, CallScriptRow.variant)
-            .order_by(CallScriptRow.key, CallScriptRow.version, CallScriptRow.variant)
-        )
-        if key is not None:
-            stmt = stmt.where(CallScriptRow.key == key)
-        if agent is not None or did is not None:  # the statistics page's filters
-            stmt = stmt.join(Call, Call.id == CallScriptRow.call_id)
-            if agent is not None:
-                stmt = stmt.where(Call.agent_id == agent)
-            if did is not None:
-                stmt = stmt.where(Call.did == did)
+        in [since, until) and their outcomes; `agent` and `did` keep the calls that
+        agent answered or that came in on that DID (see `script_conversion`)."""
         async with self._engine.connect() as conn:
-            rows = (await conn.execute(stmt)).all()
-        out = []
-        for r in rows:
-            low, high = _interval(int(r.sales), int(r.calls))
-            out.append(
-                VariantConversion(
-                    key=r.key,
-                    version=r.version,
-                    variant=r.variant,
-                    calls=int(r.calls),
-                    offers=int(r.offers),
-                    pending=int(r.pending),
-                    sales=int(r.sales),
-                    next_steps=int(r.next_steps),
-                    lost=int(r.lost),
-                    low=low,
-                    high=high,
-                )
-            )
-        return out
+            return await conversion(conn, key, since, until, agent=agent, did=did)
 
     # --- first start ----------------------------------------------------------------
 
@@ -869,276 +691,10 @@ class ScriptStore:
         *,
         who: str = SYSTEM,
     ) -> Defaults:
-        """On first start (no script stored): the library as published version 1 of
-        each script, each released to all calls (variant A), the first inbound sale as
-        the fallback. Given the demo's DIDs (DID → language): a campaign per DID not yet
-        in one, with the library's inbound sale in that language, and a rule per DID for
-        a returning caller with an open deal. Safe to call on every start."""
-        now = self._now()
-        added = Defaults()
+        """The library on first start; the demo's campaigns and rule (see
+        `script_defaults`). Safe to call on every start."""
         async with self._engine.begin() as conn:
-            if (await conn.execute(select(func.count()).select_from(ScriptRow))).scalar() == 0:
-                for script in library:
-                    await conn.execute(
-                        insert(ScriptRow).values(
-                            key=script.key,
-                            name=script.name,
-                            language=script.language,
-                            created_by=who,
-                            created_at=now,
-                        )
-                    )
-                    await conn.execute(
-                        insert(ScriptVersionRow).values(
-                            key=script.key,
-                            version=1,
-                            body=script.model_dump(mode="json"),
-                            status="published",
-                            created_by=who,
-                            created_at=now,
-                            published_by=who,
-                            published_at=now,
-                        )
-                    )
-                    release = Release.model_validate(
-                        {
-                            "key": script.key,
-                            "variants": [{"label": "A", "version": 1, "weight": 100}],
-                        }
-                    )
-                    await _write_release(conn, release, who, now, old=None, audit=False)
-                    added.scripts.append(script.key)
-                fallback = pick(library, "tr", ("inbound_sale", "inbound")) or (
-                    library[0].key if library else None
-                )
-                await _audit(
-                    conn,
-                    who,
-                    now,
-                    {},
-                    {"action": "load_defaults", "scripts": added.scripts},
-                )
-                if fallback is not None and await _default_script(conn) is None:
-                    await _audit(
-                        conn,
-                        who,
-                        now,
-                        {"default_script": None},
-                        {"action": "set_default", "default_script": fallback},
-                        DEFAULT_KIND,
-                    )
-            live = {
-                r.key
-                for r in (
-                    await conn.execute(select(ScriptRow.key).where(ScriptRow.retired_at.is_(None)))
-                ).all()
-            }
-            usable = [s for s in library if s.key in live]
-            campaigns = await _campaigns(conn)
-            taken = {did for c in campaigns for did in c.dids}
-            rules = await _rules(conn)
-            names = {r.name for r in rules}
-            for did, language in (demo_dids or {}).items():
-                sale = pick(usable, language, ("inbound_sale", "inbound"))
-                key = f"demo_{did}"[:40]
-                if did not in taken and sale and key not in {c.key for c in campaigns}:
-                    campaign = Campaign(
-                        key=key,
-                        name=f"Demo advert {did} ({language})",
-                        source="demo",
-                        dids=[did],
-                        script=sale,
-                    )
-                    await conn.execute(
-                        insert(ScriptCampaignRow).values(
-                            key=campaign.key,
-                            name=campaign.name,
-                            source=campaign.source,
-                            dids=list(campaign.dids),
-                            script=campaign.script,
-                            updated_by=who,
-                            updated_at=now,
-                        )
-                    )
-                    await _audit(
-                        conn,
-                        who,
-                        now,
-                        {},
-                        {"action": "save_campaign", "campaign": campaign.model_dump(mode="json")},
-                    )
-                    added.campaigns.append(campaign.key)
-                follow_up = pick(usable, language, ("meeting", "follow")) or sale
-                name = f"Returning caller with an open deal on {did}"
-                if follow_up and name not in names:
-                    rule = MatchRule.model_validate(
-                        {
-                            "name": name,
-                            "when": {"did": did, "history": ["open_deal"]},
-                            "script": follow_up,
-                        }
-                    )
-                    position = len(rules)
-                    await conn.execute(
-                        insert(ScriptRuleRow).values(
-                            position=position,
-                            name=rule.name,
-                            when=rule.when.model_dump(mode="json"),
-                            script=rule.script,
-                        )
-                    )
-                    await _audit(
-                        conn,
-                        who,
-                        now,
-                        {},
-                        {
-                            "action": "add_rule",
-                            "position": position,
-                            "rule": rule.model_dump(mode="json"),
-                        },
-                    )
-                    rules.append(rule)
-                    names.add(name)
-                    added.rules.append(name)
+            added = await load_defaults(conn, library, demo_dids, who=who, now=self._now())
         if added.scripts or added.campaigns or added.rules:
             await self._changed()
         return added
-
-
-def pick(library: Iterable[Script], language: str, prefer: Sequence[str]) -> str | None:
-    """The key of the library's first script in `language` whose key contains one of
-    `prefer` (in that order of preference)."""
-    candidates = [s for s in library if s.language == language]
-    for word in prefer:
-        for script in candidates:
-            if word in script.key:
-                return script.key
-    return None
-
-
-def _parse(raw: object) -> Script:
-    try:
-        return parse(raw)
-    except ScriptRejected as rejected:
-        raise ScriptRefused(list(rejected.problems)) from None
-
-
-def _interval(successes: int, n: int) -> tuple[float | None, float | None]:
-    if n == 0:
-        return None, None
-    low, high = wilson(successes, n)
-    return float(low), float(high)
-
-
-def _version_info(row: Any) -> VersionInfo:
-    return VersionInfo(
-        row.key,
-        row.version,
-        row.status,
-        row.created_by,
-        row.created_at,
-        row.published_by,
-        row.published_at,
-    )
-
-
-def _campaign(row: Any) -> Campaign:
-    return Campaign(
-        key=row.key, name=row.name, source=row.source, dids=list(row.dids), script=row.script
-    )
-
-
-async def _campaigns(conn: AsyncConnection) -> list[Campaign]:
-    rows = (await conn.execute(select(ScriptCampaignRow).order_by(ScriptCampaignRow.key))).all()
-    return [_campaign(r) for r in rows]
-
-
-async def _rules(conn: AsyncConnection) -> list[MatchRule]:
-    rows = (await conn.execute(select(ScriptRuleRow).order_by(ScriptRuleRow.position))).all()
-    return [
-        MatchRule.model_validate({"name": r.name, "when": r.when, "script": r.script}) for r in rows
-    ]
-
-
-async def _releases(conn: AsyncConnection, key: str | None = None) -> dict[str, Release]:
-    """The release in force (newest row) per script, or of one script."""
-    newest = select(func.max(ScriptReleaseRow.id).label("id")).group_by(ScriptReleaseRow.key)
-    if key is not None:
-        newest = newest.where(ScriptReleaseRow.key == key)
-    stmt = select(ScriptReleaseRow).where(ScriptReleaseRow.id.in_(newest.scalar_subquery()))
-    rows = (await conn.execute(stmt)).all()
-    return {r.key: Release.model_validate({"key": r.key, "variants": r.variants}) for r in rows}
-
-
-async def _default_script(conn: AsyncConnection) -> str | None:
-    """The newest change of kind "script_default" is the fallback in force (as the
-    newest "rings" change is the ring policy in force)."""
-    row = (
-        await conn.execute(
-            select(PolicyChange.new)
-            .where(PolicyChange.kind == DEFAULT_KIND)
-            .order_by(PolicyChange.id.desc())
-            .limit(1)
-        )
-    ).first()
-    value = row.new.get("default_script") if row is not None else None
-    return str(value) if value is not None else None
-
-
-async def _live_script(conn: AsyncConnection, key: str) -> Any:
-    row = (await conn.execute(select(ScriptRow).where(ScriptRow.key == key))).first()
-    if row is None:
-        raise ScriptRefused([f"script {key!r}: no such script"], 404)
-    if row.retired_at is not None:
-        raise ScriptRefused([f"script {key!r} is retired"])
-    return row
-
-
-async def _usable(conn: AsyncConnection, key: str, where: str) -> list[str]:
-    """Problems of naming script `key` in a campaign, a rule or as the fallback."""
-    row = (await conn.execute(select(ScriptRow).where(ScriptRow.key == key))).first()
-    if row is None:
-        known = [r.key for r in (await conn.execute(select(ScriptRow.key))).all()]
-        return [f"{where} = {key!r}: no such script; scripts: {sorted(known)[:30]}"]
-    if row.retired_at is not None:
-        return [f"{where} = {key!r}: the script is retired"]
-    if not (await _releases(conn, key)):
-        return [f"{where} = {key!r}: the script has no published version yet"]
-    return []
-
-
-async def _write_release(
-    conn: AsyncConnection,
-    release: Release,
-    who: str,
-    at: datetime,
-    *,
-    old: Release | None,
-    audit: bool = True,
-) -> None:
-    variants = [v.model_dump(mode="json") for v in release.variants]
-    await conn.execute(
-        insert(ScriptReleaseRow).values(key=release.key, variants=variants, who=who, at=at)
-    )
-    if audit:
-        await _audit(
-            conn,
-            who,
-            at,
-            {"key": release.key, "variants": [v.model_dump(mode="json") for v in old.variants]}
-            if old
-            else {},
-            {"action": "set_release", "key": release.key, "variants": variants},
-        )
-
-
-async def _audit(
-    conn: AsyncConnection,
-    who: str,
-    at: datetime,
-    old: dict[str, Any],
-    new: dict[str, Any],
-    kind: str = AUDIT_KIND,
-) -> None:
-    await conn.execute(insert(PolicyChange).values(kind=kind, who=who, at=at, old=old, new=new))

@@ -155,7 +155,8 @@ async def get_script(request: web.Request) -> web.Response:
         {
             "script": info.as_json(),
             "version": shown.as_json(),
-            "body": body.model_dump(mode="json"),
+            # Fields left at their defaults are left out: what the admin edits is short.
+            "body": body.model_dump(mode="json", exclude_defaults=True),
             "warnings": warnings(body),
             "history": [h.as_json() for h in await store.history(key, limit=30)],
         }
