@@ -6,15 +6,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp import web
 from pytest_aiohttp import AiohttpClient
 
-from telephony.config import AgentConfig
+from telephony.config import AgentConfig, load_settings
+from telephony.demo import DIDS, SCRIPT_LANGUAGES
+from telephony.scripts.library import default_library
 from telephony.scripts.matching import choose
 from telephony.scripts.model import CallFacts, CallScript, Script
+from telephony.service import RUNTIME_KEY, build_app
 from telephony.store.notes import Notes
 from telephony.store.policy_audit import PolicyAudit
 from telephony.store.repo import CallStore
@@ -444,3 +448,35 @@ async def test_the_statistics_figures_carry_conversion_per_script_and_variant(
         )
         # An agent reads only her own calls' figures.
         await client.close()
+
+
+async def test_the_service_loads_the_library_on_first_start_and_the_demo_numbers_match(
+    aiohttp_client: AiohttpClient, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        ari_url="http://127.0.0.1:9",  # nothing listens: the web app works without ARI
+        ari_username="u",
+        ari_password="password",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'first.db'}",
+        recordings_dir=str(tmp_path / "recordings"),
+        ivr_sounds_dir=str(tmp_path / "sounds"),
+        agents=[{"id": "ayse", "name": "Ayşe", "endpoint": "PJSIP/agent2001"}],
+        log_json=False,
+    )
+    app = build_app(settings)
+    await aiohttp_client(app)  # start-up: migrations, then the default library
+    scripts = app[RUNTIME_KEY].scripts
+    shipped = default_library()
+    assert {s.key for s in await scripts.scripts()} == {s.key for s in shipped}
+    added = await scripts.load_defaults(shipped, SCRIPT_LANGUAGES)  # what make demo adds
+    assert added.scripts == [] and len(added.campaigns) == 2
+    setup = await scripts.setup()
+    assert setup.default_script is not None
+    languages = set()
+    for n, did in enumerate(DIDS):
+        picked = choose(setup, CallFacts(call_id=f"demo-{n}", did=did))
+        assert picked is not None and picked.campaign == f"demo_{did}", picked
+        languages.add(picked.language)
+        back = choose(setup, CallFacts(call_id=f"back-{n}", did=did, history="open_deal"))
+        assert back is not None and "open deal" in " ".join(back.reason)
+    assert languages == {"tr", "en"}
