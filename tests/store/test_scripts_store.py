@@ -421,3 +421,36 @@ async def test_the_shipped_library_loads_as_published_versions(scripts: ScriptSt
         for did in ("908502220001", "908502220002")
     }
     assert languages == {"tr", "en"}
+
+
+async def test_the_remaining_refusals(scripts: ScriptStore) -> None:
+    await published(scripts)
+    await scripts.save_draft(body(say="v2 {company.name}"), who="admin")
+    await scripts.retire("ceilings", who="admin", version=2)  # a draft can be dropped
+    with pytest.raises(ScriptRefused, match="already retired"):
+        await scripts.retire("ceilings", who="admin", version=2)
+    with pytest.raises(ScriptRefused) as refused:
+        await scripts.retire("ceilings", who="admin", version=9)
+    assert refused.value.status == 404
+    again, _ = await scripts.save_draft(body(say="v3 {company.name}"), who="admin")
+    assert again.version == 3  # numbers are never reused
+    campaign = {"key": "ads", "name": "Ads", "dids": ["+908502220001", "908502220001"]}
+    with pytest.raises(ScriptRefused, match="listed twice"):
+        await scripts.save_campaign(campaign, who="admin")
+    with pytest.raises(ScriptRefused) as refused:
+        await scripts.delete_campaign("ads", who="admin")
+    assert refused.value.status == 404
+    with pytest.raises(ScriptRefused, match="must be a list"):
+        await scripts.set_rules({"name": "x"}, who="admin")
+    with pytest.raises(ScriptRefused, match="at most 200"):
+        await scripts.set_rules([{"name": "x", "script": "ceilings"}] * 201, who="admin")
+    await scripts.assign("c1", call_script(1, "A"))
+    with pytest.raises(ScriptRefused, match="at most 50 keys"):
+        await scripts.save_progress("c1", {f"k{i}": i for i in range(51)})
+    assert await scripts.progress("c1") == {}
+    await scripts.retire("ceilings", who="admin")
+    with pytest.raises(ScriptRefused, match="is retired"):
+        await scripts.publish("ceilings", who="admin")
+    with pytest.raises(ScriptRefused, match="is retired"):
+        await scripts.set_release("ceilings", [{"label": "A", "version": 1, "weight": 1}], who="a")
+    assert (await scripts.for_call("c1")) is not None  # a call keeps its script
