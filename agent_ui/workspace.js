@@ -1,8 +1,8 @@
 // ThirdRing agent workspace: pops, the call, fields saved as typed, wrap-up.
 // Fed by the WebSocket /ws (a snapshot on every connect, then pushes). Caller ID and
 // typed text are untrusted: every value reaches the page through textContent / Text
-// nodes or form values, never as HTML.
-"use strict";
+// nodes or form values, never as HTML. A module (strict): the script panel is one too.
+import { ScriptPanel } from "./script_panel.js";
 
 const SAVE_DEBOUNCE_MS = 400;
 const HOLD_WARN_S = 30;
@@ -33,6 +33,8 @@ const I18N = {
     demo_hangup: "Hang up my desk phone", did: "Dialled", script: "Script",
     no_script: "no script matched", promise: "Promise a callback in 15 min",
     promised: "Callback promised for", promise_failed: "Could not save the promise",
+    source: "Source", why: "Why", f_no_next_step: "No next step, because",
+    outcome_needs_next: "Set a next step with a date and time first, or say why there is none.",
   },
   tr: {
     title: "ThirdRing — çalışma alanı", reconnecting: "Yeniden bağlanıyor…", calls_page: "Çağrılar",
@@ -58,6 +60,8 @@ const I18N = {
     demo_hangup: "Masa telefonumu kapat", did: "Aranan numara", script: "Senaryo",
     no_script: "eşleşen senaryo yok", promise: "15 dk içinde geri arama sözü ver",
     promised: "Geri arama sözü:", promise_failed: "Söz kaydedilemedi",
+    source: "Kaynak", why: "Neden", f_no_next_step: "Sonraki adım yok, çünkü",
+    outcome_needs_next: "Önce tarih ve saatli bir sonraki adım girin ya da neden olmadığını yazın.",
   },
 };
 
@@ -74,6 +78,9 @@ let touched = new Set(); // fields typed in since this call appeared: the server
 let saveTimer = null;
 let thankUntil = 0;
 let lastHold = null;
+let answers = {}; // the call's captured answers (notes "answers"): legacy fields and the script's
+let savedOutcome = ""; // the outcome as stored: a refused one goes back to it
+let panel = null;
 
 function t(key) { return (I18N[lang] && I18N[lang][key]) || I18N.en[key] || key; }
 
@@ -102,16 +109,29 @@ function applyLang() {
   renderPops();
   renderCall();
   renderStatus();
+  if (panel) panel.setLang(lang);
 }
 
-async function api(method, path, body) {
+class ApiError extends Error {
+  constructor(message, status) { super(message); this.status = status; }
+}
+
+async function api(method, path, body, keepalive = false) {
   const response = await fetch(path, {
     method,
+    keepalive,
     cache: "no-store",
     headers: { "Content-Type": "application/json", "X-CSRF-Token": me ? String(me.csrf_token) : "" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  if (!response.ok) throw new Error(`${method} ${path}: ${response.status}`);
+  if (!response.ok) {
+    let message = `${method} ${path}: ${response.status}`;
+    try {
+      const error = await response.json();
+      message = Array.isArray(error.problems) && error.problems.length ? error.problems.join("; ") : String(error.error || message);
+    } catch { /* not JSON */ }
+    throw new ApiError(message, response.status);
+  }
   return response.json();
 }
 
@@ -241,8 +261,10 @@ function callerBlock(pop) {
   const tags = el("div", "tags",
     el("span", caller.returning ? "returning" : "new", caller.returning ? t("returning") : t("new_caller")),
     el("span", "did", `${t("did")}: ${text(pop.did)}`),
-    el("span", "script", `${t("script")}: ${pop.script ? pop.script.name : t("no_script")}`));
-  return [name, number, tags];
+    pop.source && pop.source !== pop.did ? el("span", "source", `${t("source")}: ${pop.source}`) : null,
+    el("span", "script", `${t("script")}: ${pop.script ? `${pop.script.name} v${pop.script.version} ${pop.script.variant}` : t("no_script")}`));
+  const why = pop.script ? el("div", "script-reason", `${t("why")}: ${(pop.script.reason || []).join(" → ")}`) : null;
+  return [name, number, tags, why];
 }
 
 function renderPops() {
@@ -272,14 +294,41 @@ async function showCall(call, pop, ended) {
   if (fresh) {
     dirty = {};
     touched = new Set();
+    answers = {};
+    savedOutcome = "";
+    panel.clear();
     document.getElementById("promise-state").textContent = "";
+    document.getElementById("outcome-problem").textContent = "";
     fillFields({});
     try { fillFields(await api("GET", `/api/calls/${encodeURIComponent(call.id)}/notes`)); } catch { /* shown empty */ }
     if (!document.getElementById("f-name").value && pop && pop.caller.name) {
       document.getElementById("f-name").placeholder = pop.caller.name;
     }
+    await loadScript(call.id, pop);
   }
   renderCall();
+}
+
+/** The call's script and the agent's marks on it (so a reload restores the panel). */
+async function loadScript(callId, pop) {
+  let data = null;
+  if (pop && pop.script) { // the pop says whether the call has a script
+    try { data = await api("GET", `/api/calls/${encodeURIComponent(callId)}/script`); } catch {
+      data = { script: pop.script, progress: {}, values: {} };
+    }
+  }
+  if (!current || current.call.id !== callId) return;
+  if (data) panel.show(callId, data, answers); else panel.clear();
+  callerForPanel();
+  document.getElementById("no-next-step-row").hidden = !panel.requiresNextStep();
+  document.getElementById("f-no-next-step").value = panel.reason || "";
+}
+
+function callerForPanel() {
+  if (!current || !current.pop) return;
+  const caller = current.pop.caller;
+  const typed = document.getElementById("f-name").value.trim();
+  panel.setCaller({ name: typed || caller.name || "", number: caller.display_number || "" });
 }
 
 function fillFields(note) {
@@ -289,10 +338,12 @@ function fillFields(note) {
   };
   set("f-name", note.name); set("f-needs", note.needs); set("f-notes", note.notes);
   set("f-outcome", note.outcome); set("f-lost-reason", note.lost_reason); set("f-next-step", note.next_step);
-  const answers = note.answers || {};
   if (!touched.has("answers")) {
+    answers = { ...(note.answers || {}) };
     for (const input of document.querySelectorAll("[data-answer]")) input.value = answers[input.dataset.answer] || "";
+    if (panel) panel.setAnswers(answers);
   }
+  if (!touched.has("outcome")) savedOutcome = note.outcome || "";
   const at = note.next_step_at ? new Date(note.next_step_at) : null;
   set("f-next-step-at", at ? new Date(at.getTime() - at.getTimezoneOffset() * 60000).toISOString().slice(0, 16) : "");
   document.getElementById("lost-row").hidden = document.getElementById("f-outcome").value !== "lost";
@@ -309,6 +360,7 @@ function renderCall() {
     document.getElementById("call-number").textContent = pop.caller.anonymous ? t("anonymous") : pop.caller.display_number;
     document.getElementById("call-did").textContent = `${t("did")}: ${text(pop.did)}`;
     document.getElementById("call-history").replaceChildren(historyTable(pop));
+    if (panel.callId === call.id && panel.caller.number !== (pop.caller.display_number || "")) callerForPanel();
   }
   tick();
 }
@@ -357,12 +409,17 @@ function renderStatus() {
 
 // --- saving as typed -----------------------------------------------------------------------
 
-function fieldValue(input) {
-  if (input.dataset.answer) {
-    const answers = {};
-    for (const a of document.querySelectorAll("[data-answer]")) if (a.value) answers[a.dataset.answer] = a.value;
-    return ["answers", answers];
+function setAnswer(key, value) {
+  if (value) answers[key] = value; else delete answers[key];
+  // The same answer may have two inputs (a fixed field and the script's): both show it.
+  for (const other of document.querySelectorAll("[data-answer]")) {
+    if (other.dataset.answer === key && other.value !== value) other.value = value;
   }
+  return ["answers", { ...answers }];
+}
+
+function fieldValue(input) {
+  if (input.dataset.answer) return setAnswer(input.dataset.answer, input.value);
   if (input.name === "next_step_at") {
     return ["next_step_at", input.value ? new Date(input.value).toISOString() : null];
   }
@@ -372,13 +429,42 @@ function fieldValue(input) {
 
 function onField(event) {
   if (!current) return;
+  if (event.target.dataset.mark === "no_next_step_reason") { // the script's marks, not notes
+    panel.setReason(event.target.value.trim());
+    return;
+  }
   const [key, value] = fieldValue(event.target);
+  if (key === "outcome" && value && panel.outcomeProblem()) {
+    refuseOutcome(t("outcome_needs_next"));
+    return;
+  }
+  if (key === "outcome") {
+    if ((value || "") === savedOutcome && !("outcome" in dirty)) return; // e.g. the refused one's change event
+    document.getElementById("outcome-problem").textContent = "";
+  }
+  queue(key, value, event.type === "change" && key === "outcome" ? 0 : SAVE_DEBOUNCE_MS);
+  if (key === "name") callerForPanel();
+  if (key === "next_step" || key === "next_step_at") panel.refreshClose();
+}
+
+/** The close stage's rule: no outcome before a next step (the server refuses it too). */
+function refuseOutcome(message) {
+  const select = document.getElementById("f-outcome");
+  select.value = savedOutcome;
+  delete dirty.outcome;
+  document.getElementById("lost-row").hidden = select.value !== "lost";
+  const problem = document.getElementById("outcome-problem");
+  problem.textContent = message;
+  problem.hidden = false;
+}
+
+function queue(key, value, delayMs = SAVE_DEBOUNCE_MS) {
   dirty[key] = value;
   touched.add(key);
   document.getElementById("lost-row").hidden = document.getElementById("f-outcome").value !== "lost";
   document.getElementById("save-state").textContent = t("saving");
   clearTimeout(saveTimer);
-  saveTimer = setTimeout(save, event.type === "change" && key === "outcome" ? 0 : SAVE_DEBOUNCE_MS);
+  saveTimer = setTimeout(save, delayMs);
 }
 
 async function save() {
@@ -388,9 +474,18 @@ async function save() {
   const state = document.getElementById("save-state");
   try {
     await api("PUT", `/api/calls/${encodeURIComponent(current.call.id)}/notes`, sending);
+    if ("outcome" in sending) savedOutcome = sending.outcome || "";
     state.textContent = Object.keys(dirty).length ? t("saving") : t("saved");
     state.dataset.saved = "yes";
-  } catch {
+  } catch (error) {
+    if (error.status === 422 && "outcome" in sending) { // the outcome refused: the rest goes on
+      const { outcome: _refused, ...rest } = sending;
+      refuseOutcome(error.message);
+      dirty = { ...rest, ...dirty };
+      if (Object.keys(dirty).length) saveTimer = setTimeout(save, 0);
+      else state.textContent = "";
+      return;
+    }
     dirty = { ...sending, ...dirty };
     state.textContent = t("save_failed");
     saveTimer = setTimeout(save, 2000);
@@ -398,6 +493,7 @@ async function save() {
 }
 
 function flushOnLeave() {
+  if (panel) panel.flush(true);
   if (!current || !Object.keys(dirty).length) return;
   fetch(`/api/calls/${encodeURIComponent(current.call.id)}/notes`, {
     method: "PUT", keepalive: true,
@@ -464,6 +560,7 @@ function onKey(event) {
   const key = event.key.toLowerCase();
   if (key === "h") { event.preventDefault(); holdOrRetrieve(); }
   else if (key === "r") { event.preventDefault(); ready(); }
+  else if (key === "n") { event.preventDefault(); panel.next(); }
   else if (["1", "2", "3", "4"].includes(key)) { event.preventDefault(); setOutcome(Number(key)); }
 }
 
@@ -481,6 +578,19 @@ async function start() {
   try { document.getElementById("demo-controls").hidden = !(await api("GET", "/api/demo/phone")).enabled; } catch { /* not a demo */ }
 }
 
+panel = new ScriptPanel(document.getElementById("script-panel"), {
+  api,
+  lang,
+  onAnswer: (key, value) => {
+    if (!current) return;
+    const [field, all] = setAnswer(key, value);
+    queue(field, all);
+  },
+  nextStepState: () => ({
+    next_step: document.getElementById("f-next-step").value,
+    next_step_at: document.getElementById("f-next-step-at").value,
+  }),
+});
 const form = document.getElementById("fields");
 form.addEventListener("input", onField);
 form.addEventListener("change", onField);

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
 from telephony.policy.inbound import InboundPolicy, Limits, Phase
 from telephony.push.runtime import PushRuntime
+from telephony.push.script_facts import number_zone
 from telephony.recording.keeper import RecordingKeeper
 from telephony.recording.retention import run_retention
 from telephony.scripts.library import default_library
@@ -45,6 +46,7 @@ from telephony.web.admin import RINGS, add_admin_routes
 from telephony.web.admin_ivr import add_ivr_routes
 from telephony.web.admin_scripts import add_script_routes
 from telephony.web.app import AGENT_UI_DIR, create_web_app
+from telephony.web.call_script import CallScriptsWeb, add_call_script_routes
 from telephony.web.callbacks import add_callback_routes
 from telephony.web.hold import HoldControls, add_hold_routes
 from telephony.web.recordings import RecordingsAccess, add_recording_routes
@@ -95,9 +97,18 @@ class Runtime:
         self.holds = HoldStore(self.engine)
         # Scripts: versions, releases, campaigns and rules; the setup matching reads.
         self.scripts = ScriptStore(self.engine, utc_now)
+        # Each pop carries its call's matched script (the DID's local hour is one fact).
+        self.push.use_scripts(self.scripts, zone_of=self.did_zone)
         self.calls: CallService | None = None
         self.outbound: OutboundCalls | None = None
         self.stream: AriEventStream | None = None
+
+    def did_zone(self, did: str) -> tzinfo | None:
+        """The DID's time zone: its call flow's, else its numbering plan's (one zone)."""
+        flow = self.ivr.flows.flow_for(did)
+        if flow is not None:
+            return flow.flow.zone
+        return number_zone(did, self.settings.default_region)
 
     def ari_state(self) -> str:
         return self.stream.state if self.stream else "disconnected"
@@ -115,6 +126,7 @@ class Runtime:
         await self._restore_policies()
         await self.ivr.restore()
         await self._load_default_scripts()
+        await self.push.refresh_scripts()  # the first call's pop has its script too
         rest = AriRest(s.ari_url, s.ari_username, s.ari_password.get_secret_value())
         self.recorder = RecordingKeeper(
             rest=rest,
@@ -284,6 +296,7 @@ def build_app(settings: Settings) -> web.Application:
     )
     add_ivr_routes(app, ivr=runtime.ivr, page=AGENT_UI_DIR / "admin_ivr.html")
     add_script_routes(app, scripts=runtime.scripts, page=AGENT_UI_DIR / "admin_scripts.html")
+    add_call_script_routes(app, CallScriptsWeb(store=runtime.scripts, calls=runtime.store))
     add_recording_routes(app, runtime.recordings_access())
     add_hold_routes(app, runtime.hold_controls())
     add_stats_routes(

@@ -144,6 +144,9 @@ async def test_pop_with_history_before_answer_fields_survive_reload_and_wrapup(
             await expect(page.locator("#wrapup")).to_be_visible()
             slot = service.runtime.presence.pool.get("ayse")
             assert slot is not None and slot.status is AgentStatus.WRAPUP
+            # The call's script (the shipped default) wants a concrete next step first.
+            await page.locator("#f-next-step").fill("measurement visit")
+            await page.locator("#f-next-step-at").fill("2026-12-01T10:00")
             await page.locator("#f-outcome").select_option("sale")
             await expect(status).to_have_attribute("data-status", "available", timeout=UI_TIMEOUT)
             assert service.runtime.presence.snapshot()[0]["status"] == "available"

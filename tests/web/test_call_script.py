@@ -24,7 +24,7 @@ from telephony.push.live import LiveView
 from telephony.push.pops import Pops, agent_topic
 from telephony.push.state import Push
 from telephony.scripts.library import default_library
-from telephony.scripts.model import CallScript
+from telephony.scripts.model import CallScript, Language
 from telephony.store.history import CallerContext, History
 from telephony.store.notes import Notes
 from telephony.store.repo import CallStore
@@ -49,7 +49,12 @@ class Served:
 
 
 async def scripted_push(
-    store: CallStore, world: World, *, look_up: Lookup | None = None, budget_s: float = 0.25
+    store: CallStore,
+    world: World,
+    *,
+    look_up: Lookup | None = None,
+    budget_s: float = 0.25,
+    language: Language = "tr",
 ) -> tuple[Push, ScriptStore, CallScripts]:
     """Pops over the real history, matching from a real script store with the library
     (and the demo's campaign + open-deal rule for DID, in Turkish)."""
@@ -59,7 +64,7 @@ async def scripted_push(
         return await history.caller_context(number, exclude_call=call_id)
 
     scripts = ScriptStore(store.engine, world.clock)
-    await scripts.load_defaults(default_library(), {DID: "tr"})
+    await scripts.load_defaults(default_library(), {DID: language})
     hub = Hub()
     pops = Pops(hub, look_up or real_look_up, clock=world.clock, budget_s=budget_s)
     live = CallScripts(scripts, zone_of=lambda did: ISTANBUL)
