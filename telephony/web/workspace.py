@@ -39,7 +39,9 @@ MAX_BODY = 32 * 1024
 MAX_TEXT = 4000
 MAX_SHORT = 200
 MAX_NAME = 80
-MAX_ANSWERS = 20
+# The call's captured answers: the fixed questions and every field of its script (a
+# script may have up to 40 stages); the body's 32 KB bounds the total anyway.
+MAX_ANSWERS = 100
 
 
 def add_workspace_routes(

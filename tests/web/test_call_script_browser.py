@@ -258,3 +258,28 @@ async def test_a_returning_caller_with_an_open_deal_pops_with_the_matching_scrip
             f"with an open deal on {DID}' → script '{meeting.name}' v1 → variant A (100%)"
         )
         assert seen.console_errors == []
+
+
+async def test_a_hostile_caller_id_name_is_spoken_as_literal_text(
+    aiohttp_server: AiohttpServer, store: CallStore, world: World
+) -> None:
+    url, push, _ = await serve(aiohttp_server, store, world, "en")
+    await talked_call(store, "hostile-1")
+    hostile = "{agent.first_name} <script>window.__xss=3</script> \u202eVural"
+    seen = Seen()
+    async with open_page(url, seen=seen, login=("alice", PASSWORD)) as page:
+        await expect(page.locator("#agent-status")).to_have_attribute(
+            "data-status", "available", timeout=UI_TIMEOUT
+        )
+        talking = call_snapshot("hostile-1", phase="talking", offered_to=(), agent_id="alice")
+        push.pops.on_snapshot({**talking, "caller_name": hostile})
+        panel = page.locator("#script-panel")
+        await expect(panel).to_be_visible(timeout=UI_TIMEOUT)
+        await panel.locator(".stage-link[data-stage=first_answer]").click()
+        line = panel.locator(".say-line").first
+        await expect(line).to_have_text(
+            re.compile(r"^\{agent\.first_name\} <script>window\.__xss=3</script> Vural, a flat")
+        )
+        assert await page.locator("#script-panel script").count() == 0
+        assert await page.evaluate("window.__xss === undefined")
+        assert seen.dialogs == [] and seen.console_errors == []

@@ -93,3 +93,6 @@ def test_the_sweep_covers_the_scripts_routes(app: web.Application) -> None:
     assert routes[("PUT", "/api/admin/campaigns/1")] == admin
     assert routes[("PUT", "/api/admin/script-rules")] == admin
     assert routes[("GET", "/api/scripts/conversion")] == frozenset({"supervisor", "admin"})
+    # A call's script on the agent's page: every role; the call's own access check inside.
+    assert routes[("GET", "/api/calls/1/script")] == frozenset(ROLES)
+    assert routes[("PUT", "/api/calls/1/script")] == frozenset(ROLES)
