@@ -15,12 +15,14 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telephony.scripts.matching import setup_problems
@@ -558,8 +560,12 @@ class ScriptStore:
         return built
 
     async def _changed(self) -> None:
+        """After a committed change: the cached setup is stale; rebuild it now. Should
+        the rebuild fail (the database just went away), the change still stands and
+        the next `setup()` tries again."""
         self._generation += 1
-        await self.setup()
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            await self.setup()
 
     async def _body(self, conn: AsyncConnection, key: str, version: int) -> Script:
         cached = self._bodies.get((key, version))
