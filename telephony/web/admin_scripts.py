@@ -90,7 +90,9 @@ def _only(
     body: Mapping[str, Any], allowed: tuple[str, ...], required: tuple[str, ...] = ()
 ) -> None:
     problems = [
-        f"{name}: unknown field; accepted: {list(allowed)}" for name in body if name not in allowed
+        f"{name[:40]}: unknown field; accepted: {list(allowed)}"
+        for name in body
+        if name not in allowed
     ]
     problems += [f"{name}: required" for name in required if name not in body]
     if problems:
@@ -102,7 +104,7 @@ def _version(body: Mapping[str, Any]) -> int | None:
     if value is None:
         return None
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise _Bad(400, [f"version = {value!r}: a version number (1, 2, ...)"])
+        raise _Bad(400, [f"version = {value!r:.40}: a version number (1, 2, ...)"])
     return value
 
 
