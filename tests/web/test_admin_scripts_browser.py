@@ -1,6 +1,7 @@
 """The scripts admin page in a real Chromium: an admin edits a script, publishes the
 change as version 2 and releases it as variant B to half the calls; the setup matching
-reads carries the split at once. A bad draft shows its problems and changes nothing.
+reads carries the split at once; the advert's numbers are given the script. A bad
+draft shows its problems and changes nothing.
 
 Needs Debian's Chromium at /usr/bin/chromium (see tests/browser.py); fails without it.
 """
@@ -98,10 +99,29 @@ async def test_an_admin_publishes_version_2_as_variant_b_at_half(
         )
         await expect(page.locator("#scripts tbody")).to_contain_text("A = v1 (50), B = v2 (50)")
 
+        # The advert's number gets the script: a campaign.
+        form = page.locator("#campaign-form")
+        await form.get_by_label("Key").fill("ceilings_search")
+        await form.get_by_label("Name").fill("Ceilings — search ads")
+        await form.get_by_label("Source").fill("search ads")
+        await form.get_by_label("DIDs (comma-separated)").fill("908502220001, 908502220009")
+        await form.get_by_label("Script").select_option("ceilings")
+        await page.locator("#save-campaign").click()
+        await expect(page.locator("#campaign-status")).to_have_text(
+            "Campaign ceilings_search saved."
+        )
+        await expect(page.locator("#campaigns tbody")).to_contain_text("908502220001, 908502220009")
+
     setup = await scripts.setup()
     variants = setup.releases["ceilings"].variants
     assert [(v.label, v.version, v.weight) for v in variants] == [("A", 1, 50), ("B", 2, 50)]
     got = {choose(setup, CallFacts(call_id=f"call-{n}")).variant for n in range(40)}  # type: ignore[union-attr]
     assert got == {"A", "B"}  # the next calls split between the variants
+    (campaign,) = setup.campaigns
+    assert (campaign.key, campaign.script, campaign.dids) == (
+        "ceilings_search",
+        "ceilings",
+        ["908502220001", "908502220009"],
+    )
     assert seen.dialogs == []
     assert [e for e in seen.console_errors if "status of 422" not in e] == []
