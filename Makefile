@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 
-.PHONY: install test lint unit demo serve sandbox-up sandbox-down clean bench
+.PHONY: install test lint unit demo serve sandbox-up sandbox-down clean bench soak
 
 install: $(STAMP)
 	@$(PY) -m telephony sandbox build >/dev/null
@@ -41,6 +41,11 @@ serve: $(STAMP)
 # runs one; BENCH_CONCURRENCY=1,50 makes ring_deadline_precision quicker (default 1,50,200).
 bench: install
 	$(PY) -m bench.run $(if $(ONLY),--only $(ONLY))
+
+# The soak (issue 9): SOAK_MINUTES (20) at SOAK_RATE calls/s (2), holds, open sockets;
+# lost pops and recordings counted, memory sampled; bench/results/soak-latest.json.
+soak: install
+	$(PY) -m bench.soak
 
 sandbox-up: install
 	$(PY) -m telephony sandbox up
