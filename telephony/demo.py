@@ -29,6 +29,7 @@ from telephony.scripts.model import Language
 from telephony.service import RUNTIME_KEY, build_app
 from telephony.store.notes import Notes
 from telephony.store.repo import CallStore
+from telephony.web.call_script import CALL_SCRIPTS_KEY, Company
 from telephony.web.demo import DEMO_KEY
 from telephony.world.controller import Leg, PhoneBehaviour, World
 
@@ -129,6 +130,10 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
     # Campaigns for the two numbers and a rule for returning callers with an open deal
     # (only those not there yet: an admin's own changes are kept).
     await app[RUNTIME_KEY].scripts.load_defaults(default_library(), SCRIPT_LANGUAGES)
+    await app[RUNTIME_KEY].push.refresh_scripts()  # the first calls' pops have them
+    # The script's words name the company and its kind of business: each advert's own.
+    for did, (activity, company, _) in BUSINESSES.items():
+        app[CALL_SCRIPTS_KEY].companies[did] = Company(name=company, activity=activity)
     await web.TCPSite(runner, settings.http_host, port).start()
     world = World.of(box.world)
     await world.start()

@@ -75,6 +75,8 @@ async def test_an_agent_walks_a_call_through_the_inbound_sale(
         push.pops.on_snapshot({**talking, "answered_at": "2026-11-27T09:09:00+00:00"})
         panel = page.locator("#script-panel")
         await expect(panel).to_be_visible(timeout=UI_TIMEOUT)
+        await expect(page.locator("#no-next-step-row")).to_be_visible()  # the script asks
+        await expect(page.locator("#lost-row")).to_be_hidden()  # no outcome "lost" yet
 
         # 1. Greeting: the company and the agent's first name in the script's words
         # (English), the panel's own labels in the agent's language (Turkish).
