@@ -6,6 +6,8 @@ const $ = (id) => document.getElementById(id);
 let csrf = "";
 let data = { scripts: [], campaigns: [], rules: [], default_script: null, history: [] };
 let current = null; // GET /api/admin/scripts/{key} of the chosen script
+let wanted = null; // the script to choose once the list is loaded again
+let ticket = 0; // only the newest load renders: a slow older answer is dropped
 
 const NEW = "";
 const EXAMPLE = {
@@ -88,7 +90,8 @@ function renderList() {
     ))
     : [row("—", "No scripts yet", "", "", "", "")]));
   const select = $("script");
-  const chosen = select.options.length ? select.value : null; // first load: the first script
+  const chosen = wanted ?? (select.options.length ? select.value : null); // first: the first
+  wanted = null;
   select.replaceChildren(
     ...data.scripts.filter((s) => !s.retired_at).map((s) => option(s.key, `${s.name} (${s.key})`)),
     option(NEW, "+ a new script"),
@@ -260,25 +263,32 @@ async function loadConversion(key) {
 
 // --- loading ---------------------------------------------------------------------------
 
-async function load() {
+async function load(choose) {
+  const mine = ++ticket;
   const response = await fetch("/api/admin/scripts", { credentials: "same-origin" });
   if (!response.ok) { $("status").textContent = `Cannot load (${response.status})`; return; }
-  data = await response.json();
+  const loaded = await response.json();
+  if (mine !== ticket) return;
+  data = loaded;
+  if (choose !== undefined) wanted = choose;
   renderList();
   await loadScript();
 }
 
 async function loadScript(version) {
+  const mine = ++ticket;
   const key = chosenKey();
-  current = null;
+  let found = null;
   if (key !== NEW) {
     const query = version ? `?version=${encodeURIComponent(version)}` : "";
     const response = await fetch(`/api/admin/scripts/${encodeURIComponent(key)}${query}`, { credentials: "same-origin" });
-    if (response.ok) current = await response.json();
-    await loadConversion(key);
+    if (response.ok) found = await response.json();
   }
+  if (mine !== ticket) return;
+  current = found;
   renderScript();
   $("warnings").replaceChildren(...items(current ? current.warnings : [], "Warning: "));
+  if (key !== NEW) await loadConversion(key);
 }
 
 function clearMessages() {
@@ -309,10 +319,8 @@ async function saveDraft() {
     $("errors").replaceChildren(...items(problems(result)));
     return;
   }
+  await load(key);
   $("status").textContent = `Saved as draft version ${result.version.version}.`;
-  await load();
-  $("script").value = key;
-  await loadScript();
   $("warnings").replaceChildren(...items(result.warnings, "Warning: "));
 }
 
@@ -342,8 +350,8 @@ async function publish() {
     $("errors").replaceChildren(...items(problems(result)));
     return;
   }
-  $("status").textContent = `Published version ${result.version.version}: release it below to give it calls.`;
   await load();
+  $("status").textContent = `Published version ${result.version.version}: release it below to give it calls.`;
 }
 
 async function retire() {
@@ -356,8 +364,8 @@ async function retire() {
     $("errors").replaceChildren(...items(problems(result)));
     return;
   }
-  $("status").textContent = `Script ${key} retired.`;
   await load();
+  $("status").textContent = `Script ${key} retired.`;
 }
 
 async function saveRelease() {
@@ -374,8 +382,8 @@ async function saveRelease() {
     $("release-errors").replaceChildren(...items(problems(result)));
     return;
   }
-  $("release-status").textContent = `Release saved: ${releaseText(result.release)}; the next call uses it.`;
   await load();
+  $("release-status").textContent = `Release saved: ${releaseText(result.release)}; the next call uses it.`;
 }
 
 function addVariant() {
@@ -412,17 +420,17 @@ async function saveCampaign(event) {
     $("campaign-errors").replaceChildren(...items(problems(result)));
     return;
   }
-  $("campaign-status").textContent = `Campaign ${key} saved.`;
   await load();
+  $("campaign-status").textContent = `Campaign ${key} saved.`;
 }
 
 async function deleteCampaign() {
   clearMessages();
   const key = $("campaign-form").elements.key.value.trim();
   const { response, result } = await api("DELETE", `/api/admin/campaigns/${encodeURIComponent(key)}`);
+  await load();
   $("campaign-status").textContent = response.ok ? `Campaign ${key} deleted.` : `Not deleted (${response.status}).`;
   $("campaign-errors").replaceChildren(...items(problems(result)));
-  await load();
 }
 
 async function saveRules() {
@@ -440,17 +448,17 @@ async function saveRules() {
     $("rules-errors").replaceChildren(...items(problems(result)));
     return;
   }
-  $("rules-status").textContent = `${result.rules.length} rule(s) saved.`;
   await load();
+  $("rules-status").textContent = `${result.rules.length} rule(s) saved.`;
 }
 
 async function saveDefault() {
   clearMessages();
   const script = $("default-script").value || null;
   const { response, result } = await api("PUT", "/api/admin/script-default", { script });
+  await load();
   $("rules-status").textContent = response.ok ? "Fallback saved." : `Not saved (${response.status}).`;
   $("rules-errors").replaceChildren(...items(problems(result)));
-  await load();
 }
 
 async function importFile() {
@@ -466,10 +474,8 @@ async function importFile() {
     $("errors").replaceChildren(...items(problems(result)));
     return;
   }
+  await load(result.version.key);
   $("status").textContent = `Imported ${result.version.key} as draft version ${result.version.version}.`;
-  await load();
-  $("script").value = result.version.key;
-  await loadScript();
 }
 
 async function start() {
