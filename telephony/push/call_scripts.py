@@ -5,17 +5,21 @@ The pop is never delayed by scripts:
   start and then again in the background at most every `refresh_s` (an admin's new
   version reaches the next calls within seconds); the hot path only reads the copy;
 - `choose` is pure and cheap, and each call's `CallScript` is turned into JSON once;
-- the choice is written to the store (`assign`, first wins) by a background task.
+- the choice is written to the store (`assign`, first wins) by a background task, when
+  an agent answers: no database write joins the history lookups of a burst of ringing
+  calls, and a variant's calls are the calls an agent talked through with that script
+  (a caller who hung up while ringing never heard it).
 
 When is a call's script decided? As soon as the caller's history is known (the lookup
 starts when the call arrives, so that is nearly always before any agent is offered it),
-and then it stays: that is the one assigned to the call. If a pop has to leave before
-the history (the lookup's budget ran out), it carries a *provisional* choice made
-without the history; when the history arrives the choice is made again with it, the
-update pop carries that one, and only then is it assigned. A call answered before its
-history came keeps the provisional script (assigned at the answer): what the agent saw
-is what the call is attributed to. If the store already held another script for the
-call (first wins, e.g. after a restart), the stored one replaces ours in the next pop.
+and then it stays for the call. If a pop has to leave before the history (the lookup's
+budget ran out), it carries a *provisional* choice made without the history; when the
+history arrives the choice is made again with it and the update pop carries that one.
+A call answered before its history came keeps the provisional script: what the agent
+saw is what the call is attributed to. If the store already held another script for the
+call (first wins, e.g. after a restart), the stored one replaces ours in the next update.
+The agent's page may ask for the script before the answer; the route then stores the
+pop's choice itself (first wins too).
 
 A failure to match (no rule, no campaign script, no default; or a matching error)
 leaves `script: null` and logs why, once per call.
@@ -138,8 +142,8 @@ class CallScripts:
         did = picked.facts.did
         return Picked(script, script_json(script), self.campaign_name(did, script), picked.facts)
 
-    def assign(self, call_id: str, picked: Picked, on_other: Callable[[CallScript], None]) -> None:
-        """Write the choice in the background; `on_other` when the store kept another."""
+    def decided(self, call_id: str, picked: Picked) -> None:
+        """The call's choice is final: said once in the log (with why none, if none)."""
         if picked.script is None:
             log.warning(
                 "pop.no_script",
@@ -157,7 +161,11 @@ class CallScripts:
             variant=script.variant,
             reason=script.reason,
         )
-        self._spawn(self._assign(call_id, script, on_other))
+
+    def assign(self, call_id: str, picked: Picked, on_other: Callable[[CallScript], None]) -> None:
+        """Write the choice in the background; `on_other` when the store kept another."""
+        if picked.script is not None:
+            self._spawn(self._assign(call_id, picked.script, on_other))
 
     async def _assign(
         self, call_id: str, script: CallScript, on_other: Callable[[CallScript], None]

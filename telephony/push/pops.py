@@ -56,7 +56,8 @@ class _Track:
     budget: asyncio.TimerHandle | None = None
     looked_up_ms: float | None = None
     script: Picked | None = None
-    script_final: bool = False  # assigned to the call: never chosen again
+    script_final: bool = False  # decided for the call: never chosen again
+    script_stored: bool = False  # written to the store (at the answer)
 
 
 class Pops:
@@ -95,6 +96,7 @@ class Pops:
         if phase == "talking" and agent and track.talking != agent:
             track.talking = str(agent)
             self._settle_script(track)  # answered: what the agent sees is the call's
+            self._store_script(track)
             self._on_talking(track.talking, call_id)
         offered = {str(a) for a in call.get("offered_to") or []}
         for new in sorted(offered - track.popped - track.waiting):
@@ -207,6 +209,13 @@ class Pops:
         if track.script is None or track.context is not None:
             track.script = self.scripts.pick(track.call, track.context, self._clock())
         track.script_final = True
+        self.scripts.decided(str(track.call["id"]), track.script)
+
+    def _store_script(self, track: _Track) -> None:
+        """Answered: the call's script is written to the store (once, in the background)."""
+        if self.scripts is None or track.script is None or track.script_stored:
+            return
+        track.script_stored = True
         call_id = str(track.call["id"])
         self.scripts.assign(call_id, track.script, lambda kept: self._kept(call_id, kept))
 

@@ -1,7 +1,8 @@
 """A real call's pop carries its matched script and why (issue 7), on a real PBX, in a
 real Chromium: the DID belongs to a campaign, the caller (Caller ID over SIP) has an
 open deal from an earlier call, so the campaign's open-deal rule picks the follow-up
-script; the pop says so before the desk phone is answered, and the call keeps it."""
+script; the pop says so before the desk phone is answered, and once answered the call
+keeps it (stored with its reason) and the agent's script panel shows it."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import pytest
 from playwright.async_api import expect
 
 from telephony.auth import ensure_user
-from telephony.world.controller import PhoneBehaviour, World
+from telephony.world.controller import Leg, PhoneBehaviour, World
 
 from ..browser import Seen, open_page
 from .conftest import StartService, eventually
@@ -72,8 +73,18 @@ async def test_a_real_call_pops_with_the_script_its_campaign_rule_matched(
         legs = world.phone_legs.get("2001", [])
         assert not any(leg.answered.is_set() for leg in legs)  # before the answer
 
-        # The call keeps that script: assigned in the store with its reason.
+        # Ayşe answers: the call keeps that script, stored with its reason; the panel shows it.
+        async def ringing_leg() -> Leg | None:
+            legs = world.phone_legs.get("2001", [])
+            return legs[-1] if legs and legs[-1].rang.is_set() else None
+
+        leg: Leg = await eventually(ringing_leg, 10, "Ayşe's desk phone to ring")
         [live] = [c for c in runtime.live_calls() if c.get("caller_number") == NUMBER]
+        await world.rest.answer(leg.channel_id)
+        panel = page.locator("#script-panel")
+        await expect(panel.locator(".script-name")).to_have_text(
+            f"Senaryo: {meeting.name}", timeout=UI_TIMEOUT
+        )
 
         async def assigned() -> object:
             return await scripts.for_call(str(live["id"]))
@@ -82,5 +93,7 @@ async def test_a_real_call_pops_with_the_script_its_campaign_rule_matched(
         assert stored.key == "meeting_en" and stored.campaign == "ceilings"
         assert stored.reason[2] == "rule 'Open deal: follow up'"
         await world.hangup(caller)
-        await expect(card).to_have_count(0, timeout=UI_TIMEOUT)
+        await expect(page.locator("#agent-status")).not_to_have_attribute(
+            "data-status", "busy", timeout=UI_TIMEOUT
+        )
         assert seen.console_errors == []

@@ -171,7 +171,10 @@ async def test_a_returning_caller_with_an_open_deal_gets_the_rule_s_script_with_
         f"rule 'Returning caller with an open deal on {DID}'",
     ]
     assert script["body"]["key"] == "meeting_tr" and pop["source"] == f"Demo advert {DID} (tr)"
-    # Assigned once, in the store: the call keeps it.
+    # Stored when Alice answers (not before: no write joins a burst of ringing calls).
+    await until(lambda: served.live._tasks == set())
+    assert await served.scripts.for_call("c-deal") is None
+    pops.on_snapshot(call_snapshot("c-deal", phase="talking", offered_to=(), agent_id="alice"))
     await until(lambda: served.live._tasks == set())
     stored = await served.scripts.for_call("c-deal")
     assert stored is not None and stored.key == "meeting_tr"
@@ -228,6 +231,8 @@ async def test_a_late_history_refines_the_provisional_script_before_it_is_assign
     await until(lambda: inbox.of("pop_update"))
     update = inbox.of("pop_update")[0]["pop"]
     assert update["history_ready"] is True and update["script"]["key"] == "meeting_tr"
+    talking = call_snapshot("c-late", phase="talking", offered_to=(), agent_id="alice")
+    push.pops.on_snapshot(talking)
     await until(lambda: live._tasks == set())
     stored = await scripts.for_call("c-late")
     assert stored is not None and stored.key == "meeting_tr"
@@ -254,9 +259,12 @@ async def test_the_store_s_first_assignment_wins_over_a_new_choice(
     await served.scripts.assign("c-again", earlier)
     inbox = Inbox(served.push.hub, "alice")
     served.push.pops.on_snapshot(call_snapshot("c-again"))
-    await until(lambda: inbox.of("pop_update"))
+    await until(lambda: inbox.of("pop"))
     assert inbox.of("pop")[0]["pop"]["script"]["key"] == "inbound_sale_tr"
-    update = inbox.of("pop_update")[-1]["pop"]["script"]
+    talking = call_snapshot("c-again", phase="talking", offered_to=(), agent_id="alice")
+    served.push.pops.on_snapshot(talking)
+    await until(lambda: len(inbox.of("call")) >= 2)
+    update = inbox.of("call")[-1]["pop"]["script"]
     assert update["key"] == "phone_sale_tr" and update["reason"] == ["assigned before the restart"]
     await inbox.close()
 
@@ -304,11 +312,14 @@ async def talked_call(store: CallStore, call_id: str, agent_id: str = "alice") -
 
 
 async def call_with_script(served: Served, store: CallStore, call_id: str = "c-talk") -> None:
-    """A call of Alice's, in the store, with the campaign's script assigned."""
+    """A call Alice answered, in the store, with the campaign's script assigned."""
     await talked_call(store, call_id)
     served.push.pops.on_snapshot(call_snapshot(call_id, offered_to=()))
     await until(lambda: served.push.pops.script_of(call_id) is not None)
+    talking = call_snapshot(call_id, phase="talking", offered_to=(), agent_id="alice")
+    served.push.pops.on_snapshot(talking)
     await until(lambda: served.live._tasks == set())
+    assert await served.scripts.for_call(call_id) is not None
 
 
 async def test_get_returns_the_script_marks_and_values_and_put_merges_marks(
@@ -473,3 +484,17 @@ async def test_a_call_without_a_script_saves_its_outcome_as_before(
         "/api/calls/c-bare/notes", json={"outcome": "sale"}, headers={"X-CSRF-Token": csrf}
     )
     assert put.status == 200
+
+
+async def test_the_page_asking_before_the_answer_stores_the_pop_s_choice(
+    served: Served, store: CallStore, aiohttp_client: Any
+) -> None:
+    await talked_call(store, "c-ring")  # the row; the call rings for Alice now
+    served.push.pops.on_snapshot(call_snapshot("c-ring"))
+    await until(lambda: served.push.pops.script_of("c-ring") is not None)
+    assert await served.scripts.for_call("c-ring") is None
+    alice, _ = await client_of(served, aiohttp_client, "alice")
+    got = await (await alice.get("/api/calls/c-ring/script")).json()
+    assert got["script"]["key"] == "inbound_sale_tr"
+    stored = await served.scripts.for_call("c-ring")
+    assert stored is not None and stored.reason == got["script"]["reason"]
