@@ -282,6 +282,12 @@ async def test_a_hostile_caller_id_name_is_spoken_as_literal_text(
         await expect(line).to_have_text(
             re.compile(r"^\{agent\.first_name\} <script>window\.__xss=3</script> Vural, a flat")
         )
+        # The panel's labels follow the agent's language; the script's words stay English.
+        await expect(panel.locator(".stage-next")).to_have_text("Sonraki aşama (Alt+N)")
+        await page.locator("#lang").select_option("en")
+        await expect(panel.locator(".stage-next")).to_have_text("Next stage (Alt+N)")
+        await expect(panel.locator(".stages li.current")).to_have_text(re.compile("First answer"))
+        await expect(panel.locator(".say-line").first).to_contain_text(", a flat like yours")
         assert await page.locator("#script-panel script").count() == 0
         assert await page.evaluate("window.__xss === undefined")
         assert seen.dialogs == [] and seen.console_errors == []
