@@ -43,13 +43,15 @@ ENV_PREFIX = "THIRDRING_"
 _AGENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _DIAL_STRING = re.compile(r"^[A-Za-z]+/[^\s,]+$")
 _DB_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
-_SECRET_FIELDS = frozenset({"ari_password"})
+_SECRET_FIELDS = frozenset({"ari_password", "metrics_token"})
 
 # What a user is told is accepted, by field path ("agents.*.id" for list items).
 _ACCEPTED: dict[str, str] = {
     "ari_url": "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8088",
     "ari_username": "must be a non-empty string",
     "ari_password": "must be a string of at least 8 characters",
+    "metrics_token": "must be a string of at least 16 characters (or unset: /metrics then "
+    "needs a supervisor's or admin's session)",
     "ari_app": "must be a non-empty string",
     "http_host": "must be a non-empty host name or IP address",
     "http_port": "must be an integer 1..65535",
@@ -120,6 +122,9 @@ class Settings(BaseSettings):
     # No default: a PBX control password must be chosen by the operator.
     ari_password: SecretStr
     ari_app: str = Field(default="thirdring", min_length=1)
+    # Prometheus scrapes /metrics with "Authorization: Bearer <token>". No default: unset,
+    # /metrics needs a logged-in supervisor or admin.
+    metrics_token: SecretStr | None = None
     http_host: str = Field(default="127.0.0.1", min_length=1)
     http_port: int = Field(default=8080, ge=1, le=65535)
     # repr=False: a PostgreSQL URL may carry a password; keep it out of logged reprs.
@@ -185,6 +190,13 @@ class Settings(BaseSettings):
     def _check_password(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value()) < 8:
             raise ValueError(_ACCEPTED["ari_password"])
+        return value
+
+    @field_validator("metrics_token")
+    @classmethod
+    def _check_metrics_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 16:
+            raise ValueError(_ACCEPTED["metrics_token"])
         return value
 
     @field_validator("database_url")

@@ -26,6 +26,7 @@ from telephony.calls.policies import LivePolicies, PolicyRejected
 from telephony.calls.presence import AgentPresence
 from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
+from telephony.metrics import LiveSources, Metrics
 from telephony.policy.inbound import InboundPolicy, Limits, Phase
 from telephony.push.runtime import PushRuntime
 from telephony.push.script_facts import number_zone
@@ -49,6 +50,7 @@ from telephony.web.app import AGENT_UI_DIR, create_web_app
 from telephony.web.call_script import CallScriptsWeb, add_call_script_routes
 from telephony.web.callbacks import add_callback_routes
 from telephony.web.hold import HoldControls, add_hold_routes
+from telephony.web.metrics import add_metrics_routes
 from telephony.web.recordings import RecordingsAccess, add_recording_routes
 from telephony.web.stats import add_stats_routes
 
@@ -73,6 +75,14 @@ class Runtime:
         self.push = PushRuntime(self.engine, pool, utc_now)
         self.callbacks = CallbackStore(self.engine)
         self.alarms = Alarms(utc_now)
+        # For operators (Prometheus): live counts read at scrape time, events counted.
+        self.metrics = Metrics(
+            LiveSources(
+                live_calls=self.live_calls, ari_state=self.ari_state, agents=pool.snapshot
+            )
+        )
+        self.alarms.subscribe(self.metrics.on_alarm)
+        self.push.pops.on_first_pop = self.metrics.on_pop
         # Alarms (a missing recording, a root that cannot be written) reach the
         # supervisors' live view at once.
         self.alarms.subscribe(
@@ -166,6 +176,7 @@ class Runtime:
         self.calls.outbound = self.outbound
         self.ivr.attach(self.calls, rest)
         self.push.watch(self.calls)
+        self.metrics.watch(self.calls)
         loop = asyncio.get_running_loop()
         scheduler = loop.create_task(self.outbound.run())
         housekeeping = [
@@ -299,6 +310,7 @@ def build_app(settings: Settings) -> web.Application:
     add_call_script_routes(app, CallScriptsWeb(store=runtime.scripts, calls=runtime.store))
     add_recording_routes(app, runtime.recordings_access())
     add_hold_routes(app, runtime.hold_controls())
+    add_metrics_routes(app, runtime.metrics, settings.metrics_token)
     add_stats_routes(
         app, engine=runtime.engine, audit=runtime.audit, page=AGENT_UI_DIR / "stats.html"
     )

@@ -58,6 +58,7 @@ class _Track:
     script: Picked | None = None
     script_final: bool = False  # decided for the call: never chosen again
     script_stored: bool = False  # written to the store (at the answer)
+    first_pop_sent: bool = False  # the metrics time the first pop only
 
 
 class Pops:
@@ -79,6 +80,8 @@ class Pops:
         self._calls: dict[str, _Track] = {}
         self._ended: dict[str, dict[str, Any]] = {}  # agent -> their last call (wrap-up)
         self.lookup_ms: list[float] = []  # how long history lookups took (bench, logs)
+        # Told (arrived_at, sent_at) when a call's first pop leaves (the metrics).
+        self.on_first_pop: Callable[[datetime, datetime], None] = lambda arrived, sent: None
 
     # --- the call watcher -----------------------------------------------------------
 
@@ -129,7 +132,12 @@ class Pops:
             self._send_pop(track, waiting, "pop")
 
     def _send_pop(self, track: _Track, agents: set[str], type_: str) -> None:
-        pop = self._compose(track, self._clock())
+        now = self._clock()
+        pop = self._compose(track, now)
+        arrived = track.call.get("arrived_at")
+        if not track.first_pop_sent and arrived:
+            track.first_pop_sent = True
+            self.on_first_pop(datetime.fromisoformat(arrived), now)
         track.popped |= agents
         self._hub.publish_many([agent_topic(a) for a in sorted(agents)], type_, {"pop": pop})
 
@@ -199,17 +207,23 @@ class Pops:
         if self.scripts is None:
             return None
         if track.script is None:
-            track.script = self.scripts.pick(track.call, track.context, self._clock())
+            try:
+                track.script = self.scripts.pick(track.call, track.context, self._clock())
+            except Exception as error:  # a script fault must never hold the pop back
+                log.error("pop.script_failed", call_id=track.call.get("id"), error=repr(error))
         return track.script
 
     def _settle_script(self, track: _Track) -> None:
         """Decide the call's script for good (history known, or the call answered)."""
         if self.scripts is None or track.script_final:
             return
-        if track.script is None or track.context is not None:
-            track.script = self.scripts.pick(track.call, track.context, self._clock())
         track.script_final = True
-        self.scripts.decided(str(track.call["id"]), track.script)
+        try:
+            if track.script is None or track.context is not None:
+                track.script = self.scripts.pick(track.call, track.context, self._clock())
+            self.scripts.decided(str(track.call["id"]), track.script)
+        except Exception as error:  # a script fault must never hold the pop back
+            log.error("pop.script_failed", call_id=track.call.get("id"), error=repr(error))
 
     def _store_script(self, track: _Track) -> None:
         """Answered: the call's script is written to the store (once, in the background)."""

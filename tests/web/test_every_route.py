@@ -96,3 +96,33 @@ def test_the_sweep_covers_the_scripts_routes(app: web.Application) -> None:
     # A call's script on the agent's page: every role; the call's own access check inside.
     assert routes[("GET", "/api/calls/1/script")] == frozenset(ROLES)
     assert routes[("PUT", "/api/calls/1/script")] == frozenset(ROLES)
+
+
+def test_public_routes_are_only_these(app: web.Application) -> None:
+    """A route declared public is reachable by anyone: the list is pinned. /metrics
+    checks its own bearer token or supervisor session (tests/asterisk/test_metrics)."""
+    public = set()
+    for route in app.router.routes():
+        access = access_of(route)
+        resource = route.resource
+        if isinstance(resource, StaticResource) or route.method == "HEAD" or resource is None:
+            continue
+        if access is not None and access.roles is None:
+            public.add((route.method, resource.canonical))
+    assert public == {
+        ("GET", "/login"),
+        ("POST", "/login"),
+        ("GET", "/healthz"),
+        ("GET", "/metrics"),
+    }
+
+
+async def test_metrics_refuse_without_a_token_or_a_supervisor(
+    app: web.Application, aiohttp_client: AiohttpClient
+) -> None:
+    client = await aiohttp_client(app)
+    assert (await client.get("/metrics")).status == 401
+    assert (await client.get("/metrics", headers={"Authorization": "Bearer x"})).status == 401
+    await app[ACCOUNTS_KEY].add_user("an-agent", PASSWORD, "agent", "ayse")
+    await log_in(client, "an-agent", PASSWORD)
+    assert (await client.get("/metrics")).status == 403
