@@ -81,6 +81,7 @@ let lastHold = null;
 let answers = {}; // the call's captured answers (notes "answers"): legacy fields and the script's
 let savedOutcome = ""; // the outcome as stored: a refused one goes back to it
 let panel = null;
+let scriptLoading = null; // the call whose script is being fetched
 
 function t(key) { return (I18N[lang] && I18N[lang][key]) || I18N.en[key] || key; }
 
@@ -297,6 +298,7 @@ async function showCall(call, pop, ended) {
     answers = {};
     savedOutcome = "";
     panel.clear();
+    scriptLoading = call.id; // until its script is shown (below), updates do not fetch it
     document.getElementById("promise-state").textContent = "";
     document.getElementById("outcome-problem").textContent = "";
     fillFields({});
@@ -305,12 +307,23 @@ async function showCall(call, pop, ended) {
       document.getElementById("f-name").placeholder = pop.caller.name;
     }
     await loadScript(call.id, pop);
+  } else if (pop && pop.script && scriptLoading !== call.id && !sameScript(pop.script, panel.script)) {
+    await loadScript(call.id, pop); // the store kept another script for this call
   }
   renderCall();
 }
 
+function sameScript(a, b) {
+  return Boolean(a && b) && a.key === b.key && a.version === b.version && a.variant === b.variant;
+}
+
 /** The call's script and the agent's marks on it (so a reload restores the panel). */
 async function loadScript(callId, pop) {
+  scriptLoading = callId;
+  try { await showScript(callId, pop); } finally { if (scriptLoading === callId) scriptLoading = null; }
+}
+
+async function showScript(callId, pop) {
   let data = null;
   if (pop && pop.script) { // the pop says whether the call has a script
     try { data = await api("GET", `/api/calls/${encodeURIComponent(callId)}/script`); } catch {

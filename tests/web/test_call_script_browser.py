@@ -18,6 +18,7 @@ from pytest_aiohttp import AiohttpServer
 from telephony.config import AgentConfig
 from telephony.push.state import Push
 from telephony.scripts.guidance import summary
+from telephony.scripts.model import CallScript
 from telephony.store.notes import Notes
 from telephony.store.repo import CallStore
 from telephony.store.scripts import ScriptStore
@@ -291,3 +292,40 @@ async def test_a_hostile_caller_id_name_is_spoken_as_literal_text(
         assert await page.locator("#script-panel script").count() == 0
         assert await page.evaluate("window.__xss === undefined")
         assert seen.dialogs == [] and seen.console_errors == []
+
+
+async def test_the_panel_follows_the_script_the_store_kept_for_the_call(
+    aiohttp_server: AiohttpServer, store: CallStore, world: World
+) -> None:
+    """E.g. after a restart: the call had a script already; the panel switches to it."""
+    url, push, scripts = await serve(aiohttp_server, store, world, "en")
+    await talked_call(store, "kept-1")
+    _, phone_sale = await scripts.version("phone_sale_en", 1)
+    earlier = CallScript(
+        key="phone_sale_en",
+        version=1,
+        variant="A",
+        name=phone_sale.name,
+        language="en",
+        reason=["assigned before the restart"],
+        body=phone_sale,
+    )
+    await scripts.assign("kept-1", earlier)
+    seen = Seen()
+    async with open_page(url, seen=seen, login=("alice", PASSWORD)) as page:
+        await expect(page.locator("#agent-status")).to_have_attribute(
+            "data-status", "available", timeout=UI_TIMEOUT
+        )
+        push.pops.on_snapshot(call_snapshot("kept-1"))
+        card = page.locator("#pops .pop[data-call-id='kept-1']")
+        await expect(card.locator(".script")).to_contain_text("Inbound sale", timeout=UI_TIMEOUT)
+        talking = call_snapshot("kept-1", phase="talking", offered_to=(), agent_id="alice")
+        push.pops.on_snapshot({**talking, "answered_at": "2026-11-27T09:09:00+00:00"})
+        panel = page.locator("#script-panel")
+        await expect(panel.locator(".script-name")).to_have_text(
+            f"Senaryo: {phone_sale.name}", timeout=UI_TIMEOUT
+        )
+        await expect(panel.locator(".script-reason")).to_have_text(
+            "Neden bu senaryo: assigned before the restart"
+        )
+        assert seen.console_errors == []
