@@ -28,6 +28,13 @@ from telephony.store.repo import AttemptRecord, CallStore
 log = structlog.get_logger("telephony.calls")
 
 
+class IvrSteps(Protocol):
+    """Runs an escalation step with the IVR's nodes (telephony.calls.service); its end
+    is fed to the session as `IvrStepEnded`. False: there is no IVR runner."""
+
+    def __call__(self, session: CallSession, step: m.RunIvrStep) -> bool: ...
+
+
 class Recorder(Protocol):
     """Starts a call's recording (telephony.recording.keeper.RecordingKeeper)."""
 
@@ -56,6 +63,7 @@ class CommandExecutor:
         queue: QueueInfo | None = None,
         recorder: Recorder | None = None,
         holds: HoldStore | None = None,
+        ivr_steps: IvrSteps | None = None,
         # Rides out ~15 s of Asterisk being unreachable (a network blip, the ARI socket
         # cut): the call's own task waits, its events queue up behind, nothing is lost.
         retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0),
@@ -72,6 +80,7 @@ class CommandExecutor:
         self._queue = queue or QueueInfo()
         self._recorder = recorder
         self._holds = holds
+        self._ivr_steps = ivr_steps
 
     async def execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
         try:
@@ -172,6 +181,10 @@ class CommandExecutor:
                 self._on_agent_channel(session, playback)  # its PlaybackFinished comes here
                 told = self._queue.announcement(session.call_id)
                 await rest.play(channel, told, playback_id=playback)
+            case m.RunIvrStep(step_id=step_id):
+                if self._ivr_steps is None or not self._ivr_steps(session, command):
+                    detail = {"error": "no IVR runner"}
+                    return m.IvrStepEnded(step_id=step_id, result="failed", detail=detail)
             case m.RecordAttempt():
                 await self._store_attempt(session, command)
             case m.StartTimer(key=key, at=at):
@@ -226,6 +239,12 @@ class CommandExecutor:
             session.escalations.append(fields["escalation"])
             fields = {**fields, "escalations": list(session.escalations)}
             del fields["escalation"]
+        if "escalation_result" in fields:  # how the latest step ended, on its entry
+            if session.escalations:
+                latest = {**session.escalations[-1], **fields["escalation_result"]}
+                session.escalations[-1] = latest
+            fields = {**fields, "escalations": list(session.escalations)}
+            del fields["escalation_result"]
         session.note(fields)
         session.write_later(
             f"update {sorted(fields)}", lambda: self._store.update_call(session.call_id, **fields)

@@ -10,9 +10,10 @@ from telephony.rings.cadences import cadence_named
 from telephony.rings.choice import choose_cadence
 from telephony.rings.policy import EscalationStep, RingPolicies
 
-# Escalation steps the call core carries out today; the others need the IVR, callback
-# and voicemail pieces and are refused at start-up until those land.
-SUPPORTED_STEPS = ("ring_all", "queue", "message")
+# Escalation steps the call core carries out: ring_all, queue and message itself, the
+# others through the IVR's nodes (`RunIvrStep`). A kind the policy model learns before
+# the call core does is refused at start-up and by the admin API.
+SUPPORTED_STEPS = ("ring_all", "queue", "message", "callback_offer", "voicemail", "external")
 
 
 def unsupported_steps(policies: RingPolicies) -> list[str]:
@@ -69,4 +70,6 @@ def _step(step: EscalationStep) -> Escalation:
             moh_class=step.moh_class,
             announce_every=timedelta(seconds=step.announce_every_s),
         )
-    return Escalation(step.kind)  # type: ignore[arg-type]  # filtered to SUPPORTED_STEPS
+    if step.kind == "external":
+        return Escalation("external", dial=step.dial)
+    return Escalation(step.kind)

@@ -26,14 +26,24 @@ class Phase(StrEnum):
     WAITING = "waiting"  # ringing; no agent leg right now (asking, or nobody free)
     OFFERING = "offering"  # one or more agents' phones ringing
     TALKING = "talking"  # caller and an agent bridged
+    # The system answered and runs an IVR step with the caller (the callback offer,
+    # voicemail, an external number); no agent rings meanwhile.
+    IVR_STEP = "ivr_step"
     ENDED = "ended"
+
+
+EscalationKind = Literal["ring_all", "queue", "message", "callback_offer", "voicemail", "external"]
+IvrStepKind = Literal["callback_offer", "voicemail", "external"]
+# Steps carried out by the IVR's nodes (telephony.calls.ivr), not by the call itself.
+IVR_STEP_KINDS: frozenset[str] = frozenset({"callback_offer", "voicemail", "external"})
 
 
 @dataclass(frozen=True)
 class Escalation:
-    kind: Literal["ring_all", "queue", "message"]
+    kind: EscalationKind
     moh_class: str = "default"
     announce_every: timedelta = timedelta(seconds=30)  # queue: position announcements
+    dial: str | None = None  # external: a phone number or a dial string
 
 
 HoldSource = Literal["browser", "phone"]
@@ -134,6 +144,9 @@ class CallState:
     bridge_moh: bool = False
     holds: int = 0  # holds ended so far
     last_hold_end: datetime | None = None  # the agent's screen says "thank the caller"
+    ivr_step: str | None = None  # the IVR step running now (`RunIvrStep.step_id`)
+    caller_gone: bool = False  # hung up during an IVR step (its end report follows)
+    wait_over: bool = False  # `max_wait` passed during an IVR step
 
     def leg(self, channel: str) -> Leg | None:
         return next((leg for leg in self.legs if leg.channel == channel), None)

@@ -12,11 +12,20 @@ deadline for `max_rings` is `max_rings` ring cycles later. An agent's phone ring
 At the deadline the escalation steps run in order, one every `agent_rings` cycles:
 `ring_all` offers the call to every free agent at once, `queue` has the system answer
 and hold the caller with music while agents keep being offered the call, `message`
-hands the caller to the dialplan's apology (terminal). `max_wait` bounds it all.
+hands the caller to the dialplan's apology (terminal). `callback_offer`, `voicemail`
+and `external` are IVR steps (`RunIvrStep`, carried out by the IVR's nodes): the
+system answers, every agent still ringing stops (the caller is with the system now,
+and an agent answering mid-prompt would cut into it), and the policy waits for the
+step's end (`IvrStepEnded`). A declined callback offer runs the next step at once;
+the others end the call. `max_wait` bounds the ringing and the queue, never an IVR
+step in progress (a caller leaving a message is not cut off): passed during one, it
+ends the call when the step hands back.
 
     WAITING --ReserveAgents answered--> OFFERING (1+ agent legs ringing)
     OFFERING --an agent answers--> TALKING --either side hangs up--> ENDED
     OFFERING --last leg ends or times out--> WAITING (ask again / retry)
+    WAITING/OFFERING --an IVR step--> IVR_STEP --declined--> the next step
+    IVR_STEP --callback / voicemail / external / abandoned / failed--> ENDED
     any live phase --CallerHungUp / max_wait / ActionFailed--> ENDED
 """
 
@@ -29,6 +38,7 @@ from datetime import datetime
 from telephony.policy import hold
 from telephony.policy import messages as m
 from telephony.policy.call_state import (
+    IVR_STEP_KINDS,
     AttemptOutcome,
     CallState,
     Escalation,
@@ -46,6 +56,7 @@ from telephony.policy.call_state import (
 
 # The call's types are used with the machine; they can be imported from here too.
 __all__ = [
+    "IVR_STEP_KINDS",
     "AttemptOutcome",
     "CallState",
     "Escalation",
@@ -352,13 +363,12 @@ class InboundPolicy:
         if step.kind == "message":
             new, more = self._give_up(state, now, outcome="no_agent")
             return new, [*commands, *more]
+        if step.kind in IVR_STEP_KINDS:
+            return self._start_ivr_step(state, step, now, commands)
         if step.kind == "queue":
-            commands += [
-                m.AnswerCaller(channel_id=state.caller_channel),
-                m.StartMoh(channel_id=state.caller_channel, moh_class=step.moh_class),
-                m.StartRecording(channel_id=state.caller_channel, name=state.call_id),
-                m.RecordFacts(fields={"system_answered_at": now, "recording_name": state.call_id}),
-            ]
+            if not state.system_answered:
+                commands += self._system_answer(state, now)
+            commands.append(m.StartMoh(channel_id=state.caller_channel, moh_class=step.moh_class))
             state = replace(state, system_answered=True, put_through=True, queue_step=step)
             commands.append(m.StartTimer(key=ANNOUNCE, at=now + step.announce_every))
             commands += self._rearm(state, now)
@@ -366,9 +376,111 @@ class InboundPolicy:
                 return self._ask(state, commands)
             return state, commands
         # ring_all: every free agent rings too, from now on.
+        if state.system_answered and state.queue_step is None:
+            # Answered for an IVR step the caller declined: music while agents ring.
+            commands.append(m.StartMoh(channel_id=state.caller_channel))
         commands += self._rearm(state, now)
         # Everyone again, those who let it ring before included.
         return self._ask(replace(state, ring_all=True, put_through=True, tried=()), commands)
+
+    @staticmethod
+    def _system_answer(state: CallState, now: datetime) -> list[m.Command]:
+        """The system answers the caller: recorded from now on (one file to the end)."""
+        return [
+            m.AnswerCaller(channel_id=state.caller_channel),
+            m.StartRecording(channel_id=state.caller_channel, name=state.call_id),
+            m.RecordFacts(fields={"system_answered_at": now, "recording_name": state.call_id}),
+        ]
+
+    def _start_ivr_step(
+        self, state: CallState, step: Escalation, now: datetime, commands: list[m.Command]
+    ) -> Result:
+        """Hand the caller to an IVR step; agents still ringing stop and are released
+        (not a miss: the call left them), no new agent is offered meanwhile."""
+        assert step.kind in IVR_STEP_KINDS
+        commands += [m.CancelTimer(key=k) for k in (RETRY, DEADLINE, PUT_THROUGH, ANNOUNCE)]
+        commands += self._cancel_legs(state, now)
+        if state.queue_step is not None:
+            commands.append(m.StopMoh(channel_id=state.caller_channel))
+        if not state.system_answered:
+            commands += self._system_answer(state, now)
+        step_id = f"{state.call_id}-esc{state.next_step}"
+        commands.append(
+            m.RunIvrStep(
+                step_id=step_id,
+                kind=step.kind,
+                channel_id=state.caller_channel,
+                dial=step.dial,
+            )
+        )
+        new = replace(
+            state,
+            phase=Phase.IVR_STEP,
+            legs=(),
+            tried=(),
+            asking=False,
+            system_answered=True,
+            put_through=True,
+            queue_step=None,
+            ivr_step=step_id,
+        )
+        return new, commands
+
+    def _cancel_legs(self, state: CallState, now: datetime) -> list[m.Command]:
+        commands: list[m.Command] = []
+        for leg in state.legs:
+            commands += [
+                m.CancelTimer(key=f"{AGENT_RING}:{leg.attempt}"),
+                m.HangupChannel(channel_id=leg.channel),
+                self._attempt(leg, now, "cancelled"),
+                m.ReleaseAgent(agent_id=leg.agent_id),
+            ]
+        return commands
+
+    # --- IVR steps ----------------------------------------------------------------------
+
+    def _ivr_step_ended(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        assert isinstance(event, m.IvrStepEnded)
+        if event.step_id != state.ivr_step:
+            return state, []  # not the step running now
+        result = {"result": event.result, **event.detail}
+        facts: list[m.Command] = [m.RecordFacts(fields={"escalation_result": result})]
+        state = replace(state, ivr_step=None)
+        if event.result == "abandoned" or (state.caller_gone and event.result == "declined"):
+            new, commands = self._finish(state, now, "abandoned", "caller", hangup_caller=False)
+            return new, [*facts, *commands]
+        if event.result == "failed":
+            if state.caller_gone:
+                new, commands = self._finish(state, now, "abandoned", "caller")
+                return new, [*facts, *commands]
+            new, commands = self._give_up(state, now, outcome="failed")
+            return new, [*facts, *commands]
+        if event.result == "declined":
+            state = replace(state, phase=Phase.WAITING)
+            if state.wait_over or state.next_step >= len(state.plan.escalation):
+                new, commands = self._give_up(state, now)
+            else:
+                new, commands = self._escalate(state, now)
+            return new, [*facts, *commands]
+        # callback, voicemail, external: the step took the call to its end.
+        by: HangupBy = "caller" if state.caller_gone else "system"
+        new, commands = self._finish(state, now, "no_agent", by)
+        return new, [*facts, m.RecordFacts(fields={"end_reason": event.result}), *commands]
+
+    def _caller_left_step(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        """The IVR step sees the hangup too and reports its end, with what it did."""
+        return replace(state, caller_gone=True), []
+
+    def _step_timer(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        assert isinstance(event, m.TimerFired)
+        if event.key == MAX_WAIT:
+            return replace(state, wait_over=True), []
+        return state, []  # the ringing's timers were cancelled when the step began
+
+    def _reserved_late(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        """Agents reserved for a call now in an IVR step go back at once."""
+        assert isinstance(event, m.AgentsReserved)
+        return state, [m.ReleaseAgent(agent_id=a.agent_id) for a in event.agents]
 
     @staticmethod
     def _rearm(state: CallState, now: datetime) -> list[m.Command]:
@@ -431,13 +543,7 @@ class InboundPolicy:
         commands += hold.closing_record(
             state, now, "caller_hung_up" if hangup_by == "caller" else "ended"
         )
-        for leg in state.legs:
-            commands += [
-                m.CancelTimer(key=f"{AGENT_RING}:{leg.attempt}"),
-                m.HangupChannel(channel_id=leg.channel),
-                self._attempt(leg, now, "cancelled"),
-                m.ReleaseAgent(agent_id=leg.agent_id),
-            ]
+        commands += self._cancel_legs(state, now)
         if state.agent_channel is not None and hangup_by != "agent":
             commands.append(m.HangupChannel(channel_id=state.agent_channel))
         if hangup_caller and hangup_by != "caller":
@@ -486,4 +592,24 @@ _TABLE: dict[tuple[Phase, type], Handler] = {
     **{(p, e): InboundPolicy._nothing for p in _RINGING for e in _HOLD_EVENTS},
     (Phase.TALKING, m.AgentRinging): InboundPolicy._nothing,
     (Phase.TALKING, m.AgentAnswered): InboundPolicy._nothing,
+    # The report of an IVR step that already handed back (a repeat) changes nothing.
+    **{(p, m.IvrStepEnded): InboundPolicy._nothing for p in _LIVE},
+    # An IVR step runs: the legs it stopped may still say something; nothing else rings.
+    (Phase.IVR_STEP, m.IvrStepEnded): InboundPolicy._ivr_step_ended,
+    (Phase.IVR_STEP, m.CallerHungUp): InboundPolicy._caller_left_step,
+    (Phase.IVR_STEP, m.TimerFired): InboundPolicy._step_timer,
+    (Phase.IVR_STEP, m.AgentsReserved): InboundPolicy._reserved_late,
+    (Phase.IVR_STEP, m.ActionFailed): InboundPolicy._action_failed,
+    (Phase.IVR_STEP, m.CallLost): InboundPolicy._lost,
+    **{
+        (Phase.IVR_STEP, e): InboundPolicy._nothing
+        for e in (
+            m.NoAgentAvailable,
+            m.AgentRinging,
+            m.AgentAnswered,
+            m.AgentLegEnded,
+            m.AnnouncementDone,
+            *_HOLD_EVENTS,
+        )
+    },
 }

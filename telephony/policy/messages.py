@@ -80,6 +80,17 @@ class RetrieveRequested(Message):
     by: str = ""
 
 
+class IvrStepEnded(Message):
+    """The IVR step started by `RunIvrStep` is over. `declined`: the caller did not take
+    the callback offer (no key, another key, or no usable number): the next step runs;
+    `callback`, `voicemail`, `external`: the step handled the call (terminal);
+    `abandoned`: the caller hung up during it; `failed`: it could not run."""
+
+    step_id: str
+    result: Literal["declined", "callback", "voicemail", "external", "abandoned", "failed"]
+    detail: dict[str, Any] = {}
+
+
 class ActionFailed(Message):
     """A command could not be carried out; `what` names it for the log."""
 
@@ -99,6 +110,7 @@ CallEvent = (
     | CallLost
     | HoldRequested
     | RetrieveRequested
+    | IvrStepEnded
     | ActionFailed
 )
 
@@ -226,6 +238,17 @@ class Announce(Message):
     playback_id: str
 
 
+class RunIvrStep(Message):
+    """Run an escalation step with the IVR's nodes on the (answered) caller: the
+    callback offer, voicemail, or an external number (`dial`). Its end comes back as
+    `IvrStepEnded` with the same `step_id`."""
+
+    step_id: str
+    kind: Literal["callback_offer", "voicemail", "external"]
+    channel_id: str
+    dial: str | None = None
+
+
 class RecordAttempt(Message):
     """One offer of the call to one agent, as it ended."""
 
@@ -276,6 +299,7 @@ Command = (
     | StartMoh
     | StopMoh
     | Announce
+    | RunIvrStep
     | RecordAttempt
     | StartTimer
     | CancelTimer

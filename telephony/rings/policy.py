@@ -29,11 +29,14 @@ from telephony.rings.cadences import NAME_PATTERN, Cadence, find_cadence, known_
 MAX_RINGS_LIMIT: Final = 20
 DEFAULT_AGENT_RINGS: Final = 3.0
 
-# Where a call can be sent outside the service: an agent phone or trunk number over
-# PJSIP, or a dialplan extension through a Local channel. No ',' '&' or spaces:
-# the string must not smuggle Dial() options or extra channels.
+# Where a call can be sent outside the service: a phone number (dialled through the
+# carrier trunk, like the IVR's external node), an agent phone or trunk number over
+# PJSIP, or a dialplan extension (a ring group) through a Local channel. No ',' '&' or
+# spaces: the string must not smuggle Dial() options or extra channels.
+PHONE_NUMBER_PATTERN: Final = re.compile(r"^\+?[0-9]{3,15}$")
 DIAL_PATTERN: Final = re.compile(
-    r"^(?:PJSIP/[A-Za-z0-9_.+*#-]+(?:@[A-Za-z0-9_.-]+)?"
+    r"^(?:\+?[0-9]{3,15}"
+    r"|PJSIP/[A-Za-z0-9_.+*#-]+(?:@[A-Za-z0-9_.-]+)?"
     r"|Local/[A-Za-z0-9_.+*#-]+@[A-Za-z0-9_.-]+(?:/[nbjm]+)?)$"
 )
 # A sound without extension, relative to Asterisk's sounds folder: no "..", no "/" first.
@@ -70,17 +73,20 @@ class QueueStep(_Frozen):
 
 
 class CallbackOfferStep(_Frozen):
-    """Offer a callback (press 1; confirm the Caller ID or key in a number)."""
+    """Offer a callback (press 1; confirm the Caller ID or key in a number). No key,
+    another key, or no usable number: the next step runs."""
 
     kind: Literal["callback_offer"] = "callback_offer"
 
 
 class VoicemailStep(_Frozen):
+    """The caller leaves a message; it becomes a callback task for the agents."""
+
     kind: Literal["voicemail"] = "voicemail"
 
 
 class ExternalStep(_Frozen):
-    """Hand the call to a ring group or an external number."""
+    """Hand the call to an external number or a ring group (dialled and bridged)."""
 
     kind: Literal["external"] = "external"
     dial: str = Field(pattern=DIAL_PATTERN.pattern, max_length=128)
@@ -266,7 +272,8 @@ _ACCEPTED: Final[dict[str, str]] = {
     "kind": "must be one of ring_all, queue, callback_offer, voicemail, external, message",
     "moh_class": "must be a music-on-hold class name (letters, digits, '-', '_')",
     "announce_every_s": "must be a number of seconds > 0",
-    "dial": "must be a dial string like PJSIP/agent2001, PJSIP/02121234567@trunk "
+    "dial": "must be a phone number (3-15 digits, '+' first allowed: dialled through "
+    "the carrier trunk) or a dial string like PJSIP/agent2001, PJSIP/02121234567@trunk "
     "or Local/2000@agents",
     "sound": "must be a sound name without extension, e.g. sorry-youre-having-problems",
     "max_rings_outbound": f"must be a whole number of rings 1..{MAX_RINGS_LIMIT}",

@@ -227,7 +227,27 @@ max_rings = 0
     assert "max_rings" in error_of(path)
 
 
-def test_escalation_steps_not_available_yet_are_refused(tmp_path: Path) -> None:
+def test_the_ivr_escalation_steps_are_accepted_at_start_up(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+ari_username = "tr"
+ari_password = "long-enough"
+[[rings.default.escalation]]
+kind = "callback_offer"
+[[rings.default.escalation]]
+kind = "voicemail"
+[[rings.per_did."2000".escalation]]
+kind = "external"
+dial = "+905321110000"
+""",
+    )
+    rings = load_settings(path).rings
+    assert [s.kind for s in rings.default.escalation] == ["callback_offer", "voicemail"]
+    assert [s.kind for s in rings.per_did["2000"].escalation] == ["external"]
+
+
+def test_a_step_after_a_terminal_step_is_refused_at_start_up(tmp_path: Path) -> None:
     path = write(
         tmp_path,
         """
@@ -235,7 +255,8 @@ ari_username = "tr"
 ari_password = "long-enough"
 [[rings.default.escalation]]
 kind = "voicemail"
+[[rings.default.escalation]]
+kind = "queue"
 """,
     )
-    message = error_of(path)
-    assert "rings.default.escalation[0].kind = 'voicemail': not available yet" in message
+    assert "step 2 (queue) follows a terminal step (voicemail at step 1)" in error_of(path)

@@ -45,7 +45,14 @@ def test_per_did_policy_and_country_cadence() -> None:
         ({"default": {"min_rings": 5, "max_rings": 3}}, "default.min_rings"),
         ({"default": {"escalation": []}}, "default.escalation"),
         ({"default": {"escalation": [{"kind": "teleport"}]}}, "default.escalation"),
-        ({"default": {"escalation": [{"kind": "voicemail"}]}}, "escalation[0].kind"),
+        (
+            {"default": {"escalation": [{"kind": "voicemail"}, {"kind": "queue"}]}},
+            "default.escalation",
+        ),
+        (
+            {"default": {"escalation": [{"kind": "external", "dial": "PJSIP/a&PJSIP/b"}]}},
+            "escalation[0].external.dial",
+        ),
         ({"default": {"bogus": 1}}, "default.bogus"),
     ],
 )

@@ -47,8 +47,22 @@ plans = st.builds(
             (Escalation("ring_all"), Escalation("queue")),
             (Escalation("ring_all"), Escalation("message")),
             (Escalation("message"),),
+            # IVR steps (the step's end is scripted by `step_results`).
+            (Escalation("callback_offer"), Escalation("queue")),
+            (Escalation("callback_offer"), Escalation("voicemail")),
+            (Escalation("ring_all"), Escalation("callback_offer")),
+            (Escalation("queue"), Escalation("external", dial="+905321110000")),
         ]
     ),
+)
+# How each IVR step ends, in order, and after how many seconds.
+step_results = st.lists(
+    st.tuples(
+        st.sampled_from(["declined", "callback", "voicemail", "external", "abandoned", "failed"]),
+        st.floats(0.0, 20.0),
+    ),
+    min_size=1,
+    max_size=3,
 )
 
 
@@ -68,6 +82,8 @@ class Run:
     bridged_at: datetime | None = None
     ended: bool = False
     still_ringing: set[str] = field(default_factory=set)  # legs live when the run stopped
+    steps: list[tuple[str, float]] = field(default_factory=lambda: [("declined", 1.0)])
+    steps_run: int = 0
 
     def execute(self, command: m.Command, now: datetime) -> m.CallEvent | None:
         if isinstance(command, m.ReserveAgents):
@@ -114,13 +130,27 @@ class Run:
                 for t, e in self.pending
                 if getattr(e, "channel_id", None) != command.channel_id
             ]
+        elif isinstance(command, m.RunIvrStep):
+            # The caller is with the system now: no agent leg is left without an outcome.
+            assert all(c in self.attempts for c in self.dialled), "an agent still rings"
+            result, after = self.steps[self.steps_run % len(self.steps)]
+            self.steps_run += 1
+            report = m.IvrStepEnded(step_id=command.step_id, result=result)
+            self.pending.append((now + timedelta(seconds=after), report))
         elif isinstance(command, m.EndCall):
             self.ended = True
         return None
 
 
-def simulate(plan: RingPlan, script: list[Response], hangup_at: float | None) -> Run:
+def simulate(
+    plan: RingPlan,
+    script: list[Response],
+    hangup_at: float | None,
+    steps: list[tuple[str, float]] | None = None,
+) -> Run:
     run = Run(plan, script, hangup_at)
+    if steps:
+        run.steps = steps
     policy = InboundPolicy(
         Limits(no_agent_retry=timedelta(seconds=1), max_wait=timedelta(seconds=90))
     )
@@ -157,7 +187,7 @@ def simulate(plan: RingPlan, script: list[Response], hangup_at: float | None) ->
 
 
 @settings(max_examples=300, deadline=None)
-@given(plans, responses, st.one_of(st.none(), st.floats(0.1, 30.0)))
+@given(plans, responses, st.one_of(st.none(), st.floats(0.1, 30.0)), step_results)
 @example(  # everyone rejects for ever: the run stops with legs still ringing
     plan=RingPlan(
         cadence="t",
@@ -168,11 +198,27 @@ def simulate(plan: RingPlan, script: list[Response], hangup_at: float | None) ->
     ),
     script=[("reject", 0.25)],
     hangup_at=None,
+    steps=[("declined", 1.0)],
+)
+@example(  # the offer declined, back to the queue, the caller still waiting
+    plan=RingPlan(
+        cadence="t",
+        cycle=timedelta(seconds=1),
+        max_rings=2.0,
+        agent_rings=1.0,
+        escalation=(Escalation("callback_offer"), Escalation("queue")),
+    ),
+    script=[("never", 1.0)],
+    hangup_at=None,
+    steps=[("declined", 3.0)],
 )
 def test_ring_rules_hold_whatever_agents_do(
-    plan: RingPlan, script: list[Response], hangup_at: float | None
+    plan: RingPlan,
+    script: list[Response],
+    hangup_at: float | None,
+    steps: list[tuple[str, float]],
 ) -> None:
-    run = simulate(plan, script, hangup_at)
+    run = simulate(plan, script, hangup_at, steps)
     deadline = T0 + plan.deadline
     # Never two agents in the call.
     assert run.bridges <= 1

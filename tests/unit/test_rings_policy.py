@@ -188,6 +188,9 @@ def test_a_terminal_step_may_end_the_list() -> None:
         "PJSIP/02121234567@carrier-1",
         "Local/2000@agents",
         "Local/sales@ring-group/n",
+        "+905321110000",  # a number: through the carrier trunk, like the IVR's
+        "05321110000",
+        "112",
     ],
 )
 def test_good_dial_strings(dial: str) -> None:
@@ -210,12 +213,20 @@ def test_good_dial_strings(dial: str) -> None:
         "Local/2000@ctx/x",
         "PJSIP/a\n",
         "PJSIP/" + "a" * 200,
+        # Not a number either: too short, too long, spaces, a second '+', letters.
+        "12",
+        "+9053211100001234",
+        "+90 532 111 00 00",
+        "++905321110000",
+        "0532111000O",
+        "905321110000;hangup",
     ],
 )
 def test_bad_dial_strings(dial: str) -> None:
     lines = refusal(RingPolicy, {"escalation": [{"kind": "external", "dial": dial}]})
     assert lines[0].startswith("escalation[0].external.dial = ")
-    assert "must be a dial string like PJSIP/agent2001" in lines[0]
+    assert "must be a phone number (3-15 digits" in lines[0]
+    assert "or a dial string like PJSIP/agent2001" in lines[0]
 
 
 def test_every_problem_is_reported() -> None:
