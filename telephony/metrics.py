@@ -140,9 +140,7 @@ class _LiveCollector(Collector):
         yield GaugeMetricFamily(
             "thirdring_calls_queued",
             "Callers answered by the system, waiting for an agent",
-            value=sum(
-                1 for c in calls if c.get("system_answered") and c.get("phase") != "talking"
-            ),
+            value=sum(1 for c in calls if c.get("system_answered") and c.get("phase") != "talking"),
         )
         yield GaugeMetricFamily(
             "thirdring_calls_on_hold", "Callers on hold", value=sum(1 for c in calls if c["hold"])

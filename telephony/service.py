@@ -77,9 +77,7 @@ class Runtime:
         self.alarms = Alarms(utc_now)
         # For operators (Prometheus): live counts read at scrape time, events counted.
         self.metrics = Metrics(
-            LiveSources(
-                live_calls=self.live_calls, ari_state=self.ari_state, agents=pool.snapshot
-            )
+            LiveSources(live_calls=self.live_calls, ari_state=self.ari_state, agents=pool.snapshot)
         )
         self.alarms.subscribe(self.metrics.on_alarm)
         self.push.pops.on_first_pop = self.metrics.on_pop

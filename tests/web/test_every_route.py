@@ -3,6 +3,7 @@ ones it declares: nothing is reachable by omission (the bad-input suite's route 
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from telephony.auth.roles import ROLES
 from telephony.config import load_settings
 from telephony.service import build_app
 from telephony.web.access import ACCOUNTS_KEY, access_of
+from tests.bad_input import report
 
 from .conftest import log_in
 
@@ -57,11 +59,15 @@ async def test_no_route_is_reachable_without_a_session(
     client = await aiohttp_client(app)
     routes = declared(app)
     assert len(routes) > 40
+    reached = []
     for method, path, _ in routes:
         response = await client.request(method, path, json={}, allow_redirects=False)
-        assert response.status in (401, 302), (method, path, response.status)
+        if response.status not in (401, 302):
+            reached.append((method, path, response.status))
         if response.status == 302:
             assert method == "GET" and response.headers["Location"] == "/login"
+    report("routes without a session", tried=len(routes), crashed=0, leaked=len(reached))
+    assert reached == []
 
 
 @pytest.mark.parametrize("role", sorted(ROLES))
@@ -79,6 +85,8 @@ async def test_no_route_answers_a_role_it_does_not_name(
         response = await client.request(method, path, json={}, headers={"X-CSRF-Token": csrf})
         assert response.status == 403, (role, method, path, response.status)
         refused += 1
+    if refused:
+        report(f"routes with the wrong role ({role})", tried=refused, crashed=0, leaked=0)
     assert role == "admin" or refused > 0
 
 
@@ -126,3 +134,46 @@ async def test_metrics_refuse_without_a_token_or_a_supervisor(
     await app[ACCOUNTS_KEY].add_user("an-agent", PASSWORD, "agent", "ayse")
     await log_in(client, "an-agent", PASSWORD)
     assert (await client.get("/metrics")).status == 403
+
+
+BAD_BODIES: list[tuple[str, bytes]] = [
+    ("2 MB", b'{"x": "' + b"a" * 2_000_000 + b'"}'),
+    ("nested 10 000 deep", b"[" * 10_000 + b"]" * 10_000),
+    ("not UTF-8", b'{"x": "\xff\xfe\xfa"}'),
+    ("a JSON array", b"[1, 2, 3]"),
+    ("a JSON string", b'"x"'),
+    ("NaN", b'{"x": NaN}'),
+    ("empty", b""),
+]
+
+
+async def test_every_state_changing_route_refuses_bad_bodies_without_a_5xx(
+    app: web.Application, aiohttp_client: AiohttpClient
+) -> None:
+    """Each POST/PUT/PATCH/DELETE, as a user it allows, with bodies no page sends:
+    refused (4xx) or ignored, never a server error; counted after the run."""
+    client = await aiohttp_client(app)
+    for each in sorted(ROLES):
+        agent_id = "ayse" if each == "agent" else None
+        await app[ACCOUNTS_KEY].add_user(f"{each}-bodies", PASSWORD, each, agent_id)
+    changing = sorted(
+        ("admin" if "admin" in roles else sorted(roles)[0], method, path)
+        for method, path, roles in declared(app)
+        if method in ("POST", "PUT", "PATCH", "DELETE") and path != "/logout"
+    )
+    tried = crashed = 0
+    failures = []
+    csrf, logged_in_as = "", ""
+    for role, method, path in changing:
+        if role != logged_in_as:  # one login per role: the routes are sorted by it
+            client.session.cookie_jar.clear()
+            csrf, logged_in_as = await log_in(client, f"{role}-bodies", PASSWORD), role
+        headers = {"X-CSRF-Token": csrf, "Content-Type": "application/json"}
+        for name, body in BAD_BODIES:
+            response = await client.request(method, path, data=io.BytesIO(body), headers=headers)
+            tried += 1
+            if response.status >= 500:
+                crashed += 1
+                failures.append((method, path, name, response.status))
+    report("bad HTTP bodies on every state-changing route", tried=tried, crashed=crashed, leaked=0)
+    assert tried > 100 and failures == []

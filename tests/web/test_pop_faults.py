@@ -13,7 +13,8 @@ from telephony.push.hub import Connection, Hub
 from telephony.push.pops import Pops, agent_topic
 from telephony.store.history import CallerContext
 
-from .test_push_pop import T0, call_snapshot
+from .conftest import T0
+from .test_push_ws import call_snapshot
 
 
 class BrokenScripts:
