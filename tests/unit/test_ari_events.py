@@ -21,6 +21,7 @@ from aiohttp.test_utils import TestServer
 from telephony.ari import AriEventStream, Event, StasisStart
 from telephony.ari.events import events_url
 from telephony.ari.transport import basic_auth
+from tests.bad_input import report
 
 USER, PASSWORD = "thirdring", "s3cr3t-Pa55"
 APP = "thirdring"
@@ -502,3 +503,46 @@ def test_events_url() -> None:
     with pytest.raises(ValueError) as info:
         events_url(f"http://u:{PASSWORD}@h:1", APP)
     assert PASSWORD not in str(info.value)
+
+
+def hostile_events(rng: random.Random, n: int) -> list[str]:
+    """Events a broken or hostile peer could send: known types with fields missing or of
+    the wrong type, unknown types, non-objects, truncated JSON, huge strings."""
+    from telephony.ari.models import EVENT_TYPES
+
+    kinds = [*EVENT_TYPES, "NoSuchEvent", "", "StasisStart\u0000", "x" * 300]
+    odd: list[Any] = [None, 0, -1, 1e308, "", "ü" * 500, [], {}, {"id": None}, True]
+    out: list[str] = []
+    for _ in range(n):
+        roll = rng.random()
+        if roll < 0.1:
+            out.append(json.dumps(rng.choice(odd)))
+        elif roll < 0.2:
+            out.append(json.dumps({"type": "StasisStart", "application": APP})[: rng.randrange(40)])
+        else:
+            event: dict[str, Any] = {"type": rng.choice(kinds), "application": APP}
+            for key in ("channel", "bridge", "playback", "recording", "args", "timestamp"):
+                if rng.random() < 0.5:
+                    event[key] = rng.choice(odd)
+            if rng.random() < 0.3:
+                event["channel"] = {"id": rng.choice(odd), "state": rng.choice(odd)}
+            out.append(json.dumps(event))
+    return out
+
+
+async def test_2000_malformed_and_unknown_events_never_stop_the_stream(
+    fake: tuple[FakeAri, int],
+) -> None:
+    ari, port = fake
+    tried = 2000
+    ari.scripts = [[*hostile_events(random.Random(27), tried), stasis_start(99)]]
+    h = make(port, raw_log_cap=20)
+    h.start()
+    await until(lambda: any(getattr(e, "args", None) == ["99"] for e in h.events), within=20)
+    reconnects = len(h.log.named("ari.reconnect"))
+    failed = len(h.log.named("ari.on_event_failed"))
+    unparsable = len(h.log.named("ari.event_unparsable"))
+    report("malformed ARI events (fake peer)", tried=tried, crashed=reconnects + failed, leaked=0)
+    assert (reconnects, failed, ari.connections) == (0, 0, 1)
+    assert unparsable + len(h.events) == tried + 1  # each one parsed or refused, none lost
+    await h.stop()
