@@ -147,6 +147,8 @@ export class ScriptPanel {
    */
   constructor(root, { api, onAnswer, nextStepState, lang }) {
     this.root = root;
+    this.pending = {};
+    this.inflight = Promise.resolve(null);
     this.api = api;
     this.onAnswer = onAnswer;
     this.nextStepState = nextStepState;
@@ -157,6 +159,7 @@ export class ScriptPanel {
   t(key) { return (LABELS[this.lang] && LABELS[this.lang][key]) || LABELS.en[key] || key; }
 
   clear() {
+    if (this.callId && Object.keys(this.pending).length) this.flush(); // sent, not dropped
     this.callId = null;
     this.script = null;
     this.stage = null;
@@ -229,13 +232,20 @@ export class ScriptPanel {
     this.timer = setTimeout(() => this.flush(), MARKS_DEBOUNCE_MS);
   }
 
+  /** Send the pending marks now; resolves once they (and any already on the way) are in. */
   async flush(keepalive = false) {
-    if (!this.callId || !Object.keys(this.pending).length) return;
+    if (!this.callId || !Object.keys(this.pending).length) {
+      await this.inflight;
+      return;
+    }
+    clearTimeout(this.timer);
     const sending = this.pending;
     const callId = this.callId;
     this.pending = {};
+    const put = this.api("PUT", `/api/calls/${encodeURIComponent(callId)}/script`, sending, keepalive);
+    this.inflight = put.catch(() => null);
     try {
-      await this.api("PUT", `/api/calls/${encodeURIComponent(callId)}/script`, sending, keepalive);
+      await put;
       this.root.dataset.saved = "yes";
       this.status("");
     } catch (error) {

@@ -485,8 +485,10 @@ async function save() {
   const sending = dirty;
   dirty = {};
   const state = document.getElementById("save-state");
+  const callId = current.call.id;
   try {
-    await api("PUT", `/api/calls/${encodeURIComponent(current.call.id)}/notes`, sending);
+    if ("outcome" in sending) await panel.flush(); // a no-next-step reason just typed goes first
+    await api("PUT", `/api/calls/${encodeURIComponent(callId)}/notes`, sending);
     if ("outcome" in sending) savedOutcome = sending.outcome || "";
     state.textContent = Object.keys(dirty).length ? t("saving") : t("saved");
     state.dataset.saved = "yes";

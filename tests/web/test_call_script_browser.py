@@ -329,3 +329,31 @@ async def test_the_panel_follows_the_script_the_store_kept_for_the_call(
             "Neden bu senaryo: assigned before the restart"
         )
         assert seen.console_errors == []
+
+
+async def test_a_reason_for_no_next_step_typed_then_the_outcome_at_once(
+    aiohttp_server: AiohttpServer, store: CallStore, world: World
+) -> None:
+    url, push, scripts = await serve(aiohttp_server, store, world, "en")
+    await talked_call(store, "none-1")
+    seen = Seen()
+    async with open_page(url, seen=seen, login=("alice", PASSWORD)) as page:
+        await expect(page.locator("#agent-status")).to_have_attribute(
+            "data-status", "available", timeout=UI_TIMEOUT
+        )
+        talking = call_snapshot("none-1", phase="talking", offered_to=(), agent_id="alice")
+        push.pops.on_snapshot({**talking, "answered_at": "2026-11-27T09:09:00+00:00"})
+        panel = page.locator("#script-panel")
+        await panel.locator(".stage-link[data-stage=close]").click(timeout=UI_TIMEOUT)
+        await expect(panel.locator(".close-check")).to_have_attribute("data-problem", "missing")
+        # The reason, then the outcome straight away: the marks go first, the server agrees.
+        await page.locator("#f-no-next-step").fill("wrong number")
+        await page.locator("#f-outcome").select_option("lost")
+        await expect(page.locator("#save-state")).to_have_text("Kaydedildi", timeout=UI_TIMEOUT)
+        await expect(panel.locator(".close-check")).to_have_attribute("data-problem", "")
+        await expect(panel.locator(".close-state")).to_contain_text("wrong number")
+        assert (await Notes(store.engine).get("none-1")).outcome == "lost"
+        progress = await scripts.progress("none-1")
+        assert progress is not None and progress["no_next_step_reason"] == "wrong number"
+        await expect(page.locator("#outcome-problem")).to_be_hidden()
+        assert seen.console_errors == []
