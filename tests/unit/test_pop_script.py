@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -175,3 +176,27 @@ def test_facts_choose_the_script_and_the_pop_carries_it_as_json() -> None:
     # No campaign known: the DID stands for the source, and no script is null.
     bare = compose_pop(snapshot(), None, now=T0)
     assert bare["source"] == DID and bare["script"] is None
+
+
+def test_the_service_takes_a_did_s_zone_from_its_call_flow_else_its_number(
+    tmp_path: Path,
+) -> None:
+    from telephony.config import load_settings
+    from telephony.ivr.defaults import default_flow
+    from telephony.ivr.flow import Flow
+    from telephony.service import Runtime
+
+    settings = load_settings(
+        ari_url="http://127.0.0.1:9",
+        ari_username="u",
+        ari_password="password",
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'zones.db'}",
+        recordings_dir=str(tmp_path / "recordings"),
+        ivr_sounds_dir=str(tmp_path / "sounds"),
+        log_json=False,
+    )
+    runtime = Runtime(settings)
+    assert runtime.did_zone(DID) == ISTANBUL  # +90: one zone
+    flow = Flow.model_validate({**default_flow("x", "y"), "time_zone": "America/New_York"})
+    runtime.ivr.flows.put_in_force(DID, 1, flow)
+    assert runtime.did_zone(DID) == ZoneInfo("America/New_York")
