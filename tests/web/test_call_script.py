@@ -375,6 +375,8 @@ async def test_get_returns_the_script_marks_and_values_and_put_merges_marks(
         ({"insists": "yes"}, 422, "insists = 'yes': must be true or false"),
         ({"no_next_step_reason": "x" * 201}, 422, "201 characters"),
         ({"no_next_step_reason": 5}, 422, "no_next_step_reason = 5"),
+        ({"no_next_step_reason": "x" * 9000}, 413, "at most 8192 bytes"),
+        ({"stage": "needs", "questions": [[[]]]}, 422, "questions = list of 1"),
     ],
 )
 async def test_bad_marks_are_refused_naming_the_field(
