@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +33,7 @@ from telephony.store.scripts import ScriptStore
 from telephony.web import create_web_app
 from telephony.web.call_script import CallScriptsWeb, Company, add_call_script_routes
 
+from ..bad_input import report
 from .conftest import CHEAP_HASHER, T0, Client, World, add_user, finished_call, log_in
 from .test_push_ws import NUMBER, call_snapshot
 
@@ -500,3 +502,59 @@ async def test_the_page_asking_before_the_answer_stores_the_pop_s_choice(
     assert got["script"]["key"] == "inbound_sale_tr"
     stored = await served.scripts.for_call("c-ring")
     assert stored is not None and stored.reason == got["script"]["reason"]
+
+
+def random_marks(rng: random.Random) -> object:
+    """A body made of known and unknown keys with values of every JSON type."""
+    values: list[object] = [
+        None,
+        True,
+        -1,
+        0,
+        3,
+        51,
+        2**63,
+        1.5,
+        "",
+        "needs",
+        "close",
+        "x" * rng.randint(0, 300),
+        "{caller.name}\u202e<b>",
+        [],
+        ["q_rooms"],
+        ["q_rooms", "q_rooms"],
+        ["q_nope"],
+        [1, None],
+        {},
+        {"stage": "needs"},
+    ]
+    keys = ["stage", "questions", "price_asks", "insists", "no_next_step_reason", "x", ""]
+    if rng.random() < 0.05:
+        return rng.choice([[], "text", 7, None])
+    return {rng.choice(keys): rng.choice(values) for _ in range(rng.randint(0, 5))}
+
+
+async def test_a_thousand_random_mark_bodies_crash_nothing_and_leak_nothing(
+    served: Served, store: CallStore, aiohttp_client: Any
+) -> None:
+    """Each body is accepted whole or refused whole (4xx, nothing stored); never a 500."""
+    await call_with_script(served, store)
+    alice, csrf = await client_of(served, aiohttp_client, "alice")
+    rng = random.Random(7)
+    tried = crashed = leaked = 0
+    for _ in range(1000):
+        body = random_marks(rng)
+        before = await served.scripts.progress("c-talk")
+        put = await alice.put(
+            "/api/calls/c-talk/script", data=json.dumps(body), headers={"X-CSRF-Token": csrf}
+        )
+        tried += 1
+        after = await served.scripts.progress("c-talk")
+        if put.status >= 500:
+            crashed += 1
+        elif put.status != 200 and after != before:
+            leaked += 1
+        elif put.status == 200:
+            assert isinstance(body, dict) and (await put.json())["progress"] == after
+    report("call script marks", tried=tried, crashed=crashed, leaked=leaked)
+    assert crashed == 0 and leaked == 0
