@@ -271,6 +271,39 @@ async def test_the_store_s_first_assignment_wins_over_a_new_choice(
     await inbox.close()
 
 
+async def test_the_ivr_choice_its_language_and_the_did_s_local_hour_pick_the_rule(
+    served: Served,
+) -> None:
+    """Rules on the IVR tag, the IVR language and the hour at the DID (Istanbul; the
+    clock says 09:10 UTC = 12:10 there), each with why."""
+    await served.scripts.set_rules(
+        [
+            {"name": "support menu", "when": {"ivr_tag": "support"}, "script": "phone_sale_tr"},
+            {"name": "English speakers", "when": {"language": "en"}, "script": "inbound_sale_en"},
+            {"name": "lunch hours", "when": {"hours": [12, 14]}, "script": "general_inbound_tr"},
+        ],
+        who="admin",
+    )
+    await served.live.refresh()
+    inbox = Inbox(served.push.hub, "alice")
+    calls = {
+        "c-tag": {"tag": "support", "ivr": {"language": "tr", "tag": "support"}},
+        "c-lang": {"tag": "sales", "ivr": {"language": "en", "tag": "sales"}},
+        "c-hour": {},
+    }
+    for call_id, extra in calls.items():
+        served.push.pops.on_snapshot({**call_snapshot(call_id), **extra})
+    await until(lambda: len(inbox.of("pop")) == 3)
+    got = {m["pop"]["call_id"]: m["pop"]["script"] for m in inbox.of("pop")}
+    assert got["c-tag"]["key"] == "phone_sale_tr"
+    assert got["c-tag"]["reason"][2] == "rule 'support menu'"
+    assert got["c-lang"]["key"] == "inbound_sale_en"
+    assert got["c-lang"]["reason"][2] == "rule 'English speakers'"
+    assert got["c-hour"]["key"] == "general_inbound_tr"
+    assert got["c-hour"]["reason"][2] == "rule 'lunch hours'"
+    await inbox.close()
+
+
 async def test_no_script_matches_leaves_null_and_the_campaign_still_names_the_source(
     store: CallStore, world: World
 ) -> None:
