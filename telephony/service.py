@@ -133,6 +133,7 @@ class Runtime:
         await self.store.upsert_agents(s.agents)
         await self._restore_policies()
         await self.ivr.restore()
+        self.policies.watch(self.ivr.warm_steps)  # the escalation steps' prompts, ahead
         await self._load_default_scripts()
         await self.push.refresh_scripts()  # the first call's pop has its script too
         rest = AriRest(s.ari_url, s.ari_username, s.ari_password.get_secret_value())

@@ -9,7 +9,13 @@ the end hands the call on: to the agents (the inbound ring policy, through
 (a recording of the channel, and a task for the agents), to an external number, or
 hangs up. The IVR part is stored (`ivr_runs`) whatever the end.
 
-DIDs without a flow never reach this module.
+The ring policy's escalation steps (`callback_offer`, `voicemail`, `external`) run here
+too (`run_step`), on a caller the call core has answered: the same walker, nodes and
+hand-over code, with the flows of `telephony.ivr.escalation`. Such a run is not an IVR
+part of the call (nothing in `ivr_runs`): its end is told back to the call (`report`),
+which stores it with the call's escalation steps.
+
+DIDs without a flow and without such a step never reach this module.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import structlog
 from telephony.ari import (
     AriError,
     AriRest,
+    CallerId,
     Channel,
     ChannelDestroyed,
     ChannelDtmfReceived,
@@ -41,6 +48,7 @@ from telephony.ari import (
 )
 from telephony.calls.legs import DIAL_ENDED, bridge_together, create_and_dial
 from telephony.ivr import messages as m
+from telephony.ivr.escalation import step_flow
 from telephony.ivr.live import LiveFlows
 from telephony.ivr.sounds import Sounds
 from telephony.ivr.walker import IvrError, IvrState, decide, start
@@ -70,6 +78,9 @@ class HandOver(Protocol):
 
 
 AlarmSink = Callable[[str, str, str | None], object]
+# How an escalation step ended (see `telephony.policy.messages.IvrStepEnded`), and what
+# it did: (result, detail).
+StepReport = Callable[[str, dict[str, Any]], None]
 
 
 def log_alarm(kind: str, detail: str, call_id: str | None) -> None:
@@ -111,6 +122,14 @@ class IvrCalls:
         self._handed: dict[str, str] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
+    @property
+    def default_language(self) -> str:
+        return "tr" if self._region == "TR" else "en"
+
+    def usable_number(self, number: str) -> bool:
+        """A keyed callback number we can call back (checked before thanking the caller)."""
+        return normalise_number(number, self._region) is not None
+
     # --- the hook CallService calls ----------------------------------------------
 
     def take(self, channel: Channel, did: str) -> bool:
@@ -135,16 +154,67 @@ class IvrCalls:
             channel_id=channel.id,
             caller_number=run.caller_number,
             now=now,
+            number_ok=self.usable_number,
         )
         self._spawn(run.run(state, commands))
         log.info("ivr.start", call_id=run.call_id, did=did, version=in_force.version)
         return True
 
+    def run_step(
+        self,
+        *,
+        call_id: str,
+        step_id: str,
+        kind: str,
+        channel_id: str,
+        did: str,
+        caller_number: str | None,
+        caller_name: str,
+        dial: str | None,
+        language: str | None,
+        report: StepReport,
+    ) -> None:
+        """Run an escalation step on the call's (answered) caller; `report` is told its
+        end once. The language: the caller's IVR choice, else the DID's flow's, else
+        the default region's."""
+        now = self._clock()
+        in_force = self._flows.flow_for(did)
+        language = language or (in_force.flow.language if in_force else self.default_language)
+        run = IvrRun(
+            owner=self,
+            call_id=step_id,
+            channel=Channel(id=channel_id, caller=CallerId(name=caller_name)),
+            did=did,
+            version=0,
+            caller_number=caller_number,
+            arrived_at=now,
+            report=report,
+            link_call_id=call_id,
+        )
+        self._runs[channel_id] = run
+        # A caller the IVR handed to the agents heard ringback made in-band; it would
+        # drown the step's prompts (and it is not waiting for an agent any more).
+        ringing = self._handed.pop(call_id, None) is not None
+        log.info("ivr.step", call_id=call_id, step=kind, step_id=step_id, language=language)
+        if kind == "external":
+            route = m.ToExternal(number=dial or "")
+            self._spawn(run.run_route(route, stop_ringing=ringing))
+            return
+        flow = step_flow("voicemail" if kind == "voicemail" else "callback_offer", language)
+        state, commands = start(
+            flow,
+            call_id=step_id,
+            channel_id=channel_id,
+            caller_number=caller_number,
+            now=now,
+            number_ok=self.usable_number,
+        )
+        self._spawn(run.run(state, commands, stop_ringing=ringing))
+
     def on_event(self, event: Event) -> bool:
         """Route an event to its run; False: not about a caller in the IVR."""
         if self._handed and isinstance(event, ChannelEnteredBridge | StasisEnd | Dial):
-            self._bridged(event)
-            return False  # the call's own session needs these too
+            self._bridged(event)  # the call's own session needs these too: not taken
         if isinstance(event, ChannelDtmfReceived):
             run = self._runs.get(event.channel.id)
             if run is None:
@@ -235,7 +305,8 @@ class IvrCalls:
                 run.outside_done.set()
 
     def live(self) -> list[dict[str, Any]]:
-        return [run.snapshot() for run in self._runs.values()]
+        """Callers in a call flow (a step's caller is shown by its call)."""
+        return [run.snapshot() for run in self._runs.values() if run.report is None]
 
     async def close(self) -> None:
         for task in list(self._tasks):
@@ -254,7 +325,8 @@ class IvrCalls:
         task.add_done_callback(self._tasks.discard)
 
     def _release(self, run: IvrRun) -> None:
-        self._runs.pop(run.channel.id, None)
+        if self._runs.get(run.channel.id) is run:  # not the caller's next step's run
+            del self._runs[run.channel.id]
         for resource, owner in list(self._by_resource.items()):
             if owner is run:
                 del self._by_resource[resource]
@@ -273,8 +345,13 @@ class IvrRun:
         version: int,
         caller_number: str | None,
         arrived_at: datetime,
+        report: StepReport | None = None,
+        link_call_id: str | None = None,
     ) -> None:
         self.owner = owner
+        # An escalation step: its end is told to the call, not stored as an IVR run.
+        self.report = report
+        self.link_call_id = link_call_id  # the call a step's callback task belongs to
         self.call_id = call_id
         self.channel = channel
         self.did = did
@@ -310,10 +387,14 @@ class IvrRun:
             },
         }
 
-    async def run(self, state: IvrState, commands: list[m.IvrCommand]) -> None:
+    async def run(
+        self, state: IvrState, commands: list[m.IvrCommand], *, stop_ringing: bool = False
+    ) -> None:
         structlog.contextvars.bind_contextvars(call_id=self.call_id, channel_id=self.channel.id)
         self.state = state
         try:
+            if stop_ringing:
+                await self._stop_ringing()
             # Answers to commands (a prompt that could not play) come before queued events.
             pending = await self._execute_all(commands)
             while state.wait != "done":
@@ -332,6 +413,22 @@ class IvrRun:
                 handle.cancel()
             self._timers.clear()
             self.owner._release(self)
+
+    async def run_route(self, route: m.Route, *, stop_ringing: bool = False) -> None:
+        """A step without prompts or keys (the external number): straight to its end."""
+        structlog.contextvars.bind_contextvars(call_id=self.call_id, channel_id=self.channel.id)
+        now = self.owner._clock()
+        record = {"path": [route.kind], "keys": "", "seconds": 0.0, "started_at": now}
+        try:
+            if stop_ringing:
+                await self._stop_ringing()
+            await self._finish(route, record)
+        finally:
+            self.owner._release(self)
+
+    async def _stop_ringing(self) -> None:
+        with contextlib.suppress(AriError):
+            await self.owner._rest.ring_stop(self.channel.id)
 
     async def _execute_all(self, commands: list[m.IvrCommand]) -> list[m.IvrEvent]:
         answers: list[m.IvrEvent] = []
@@ -405,6 +502,9 @@ class IvrRun:
 
     async def _finish(self, route: m.Route, record: dict[str, Any]) -> None:
         log.info("ivr.finish", route=route.kind, path=record["path"], keys=record["keys"])
+        if self.report is not None:
+            await self._hand_back(route, record, self.report)
+            return
         detail: dict[str, Any] = {}
         rest = self.owner._rest
         owner = self.owner
@@ -458,6 +558,54 @@ class IvrRun:
             except Exception as error:  # a storage fault must not touch the call
                 log.error("store.write_failed", write="ivr_run", error=repr(error))
 
+    async def _hand_back(self, route: m.Route, record: dict[str, Any], report: StepReport) -> None:
+        """An escalation step's end: the node's own action, then the call is told (once,
+        whatever happens here) before the caller is hung up, so the call stores what the
+        step did before it can see the hangup."""
+        result = "failed"
+        detail: dict[str, Any] = {}
+        rest = self.owner._rest
+        try:
+            match route:
+                case m.ToAgents() | m.HangUp():
+                    result = "declined"  # the call's ring policy takes the next step
+                case m.ToCallback():
+                    detail = await self._callback(route)
+                    result = "callback" if "callback_id" in detail else "declined"
+                case m.ToVoicemail(max_s=max_s):
+                    detail = await self._voicemail(max_s)
+                    result = "voicemail"
+                case m.ToExternal(number=number):
+                    detail = await self._external(number)
+                    result = "external"
+                case m.Abandoned():
+                    result = "abandoned"
+        except AriError as error:
+            log.info("ivr.step_failed", route=route.kind, error=str(error))
+            detail = {**detail, "error": str(error)[:200]}
+            if isinstance(error, NotFound) and await self._caller_gone():
+                result = "abandoned"  # e.g. hung up as the voicemail's prompt ended
+        except Exception as error:  # a store fault: the call is still told
+            log.error("ivr.step_failed", route=route.kind, error=repr(error))
+            detail = {**detail, "error": repr(error)[:200]}
+        finally:
+            seen: dict[str, Any] = {
+                k: record[k] for k in ("path", "keys", "seconds") if k in record
+            }
+            report(result, {**seen, **detail})
+        if result == "callback":
+            with contextlib.suppress(AriError):
+                await rest.hangup(self.channel.id)
+
+    async def _caller_gone(self) -> bool:
+        try:
+            await self.owner._rest.get_channel(self.channel.id)
+        except NotFound:
+            return True
+        except AriError:
+            return False
+        return False
+
     async def _callback(self, route: m.ToCallback) -> dict[str, Any]:
         number = normalise_number(route.number, self.owner._region)
         if number is None:
@@ -469,6 +617,7 @@ class IvrRun:
             due_at=route.due_at,
             max_attempts=CALLBACK_MAX_ATTEMPTS,
             created_by="ivr",
+            call_id=self.link_call_id,
         )
         log.info("ivr.callback_created", callback_id=task.id, confirmed=route.confirmed)
         return {
@@ -506,17 +655,22 @@ class IvrRun:
                 due_at=self.owner._clock() + VOICEMAIL_CALLBACK,
                 max_attempts=CALLBACK_MAX_ATTEMPTS,
                 created_by="voicemail",
+                call_id=self.link_call_id,
             )
             detail["callback_id"] = task.id
         return detail
 
     async def _external(self, number: str) -> dict[str, Any]:
-        """Dial the number through the carrier trunk and bridge the caller to it."""
+        """Dial the number through the carrier trunk (a step may give a dial string,
+        validated by the ring policy: dialled as it is) and bridge the caller to it."""
         rest = self.owner._rest
         leg = f"{self.call_id}-ext-{secrets.token_hex(2)}"
         self.owner._by_resource[leg] = self
         self.outside_done.clear()
-        endpoint = f"PJSIP/{number.lstrip('+')}@{self.owner._trunk}"
+        if "/" in number:
+            endpoint = number
+        else:
+            endpoint = f"PJSIP/{number.lstrip('+')}@{self.owner._trunk}"
         await rest.ring(self.channel.id)
         await create_and_dial(
             rest,

@@ -19,10 +19,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telephony.ari import AriRest
 from telephony.calls.ivr import AlarmSink, IvrCalls, log_alarm
 from telephony.calls.service import CallService, new_call_id
-from telephony.ivr.flow import Flow, prompts
+from telephony.ivr.escalation import step_prompts
+from telephony.ivr.flow import Flow, Prompt, prompts
 from telephony.ivr.live import LiveFlows
 from telephony.ivr.sounds import Sounds
 from telephony.ivr.validate import Checked, FlowRejected
+from telephony.rings.policy import RingPolicies
 from telephony.store.callbacks import CallbackStore
 from telephony.store.ivr import FlowVersion, IvrStore
 
@@ -112,6 +114,22 @@ class IvrRuntime:
         if self.calls is not None:
             await self.calls.close()
 
+    def warm_steps(self, policies: RingPolicies) -> None:
+        """Render the prompts of the escalation steps the ring policies use (callback
+        offer, voicemail), in the languages they can speak: the default region's and
+        those of the flows in force. Given to `LivePolicies.watch`."""
+        kinds: set[str] = {
+            step.kind
+            for policy in (policies.default, *policies.per_did.values())
+            for step in policy.escalation
+        }
+        languages = {"tr" if self._region == "TR" else "en"}
+        for in_force in self.flows.all().values():
+            languages |= {in_force.flow.language, *in_force.flow.languages}
+        wanted = step_prompts(kinds, languages)
+        if wanted:
+            self._render(wanted)
+
     def _warm(self, flow: Flow) -> None:
         """Render the flow's TTS prompts now, so the first caller does not wait for them."""
         wanted = [
@@ -120,6 +138,9 @@ class IvrRuntime:
             for _, prompt in prompts(node)
             for language in flow.languages
         ]
+        self._render(wanted)
+
+    def _render(self, wanted: list[tuple[Prompt, str]]) -> None:
         try:
             task = asyncio.get_running_loop().create_task(self.sounds.warm(wanted))
         except RuntimeError:  # no loop (a synchronous caller): rendered on first use

@@ -43,6 +43,13 @@ class LivePolicies:
         self._current = initial
         self._default_cadence = default_cadence
         self._clock = clock
+        # Told of every policy put in force (e.g. the IVR renders the steps' prompts).
+        self._watchers: list[Callable[[RingPolicies], None]] = []
+
+    def watch(self, watcher: Callable[[RingPolicies], None]) -> None:
+        """`watcher(policies)` now and after every change; it must not block."""
+        self._watchers.append(watcher)
+        watcher(self._current)
 
     @property
     def current(self) -> RingPolicies:
@@ -75,6 +82,8 @@ class LivePolicies:
 
     def put_in_force(self, policies: RingPolicies) -> None:
         self._current = policies
+        for watcher in self._watchers:
+            watcher(policies)
 
     def replace(self, proposed: dict[str, Any], who: str) -> PolicyChange:
         """Validate and put in force; the old policy stays if anything is wrong."""

@@ -60,9 +60,25 @@ class OutboundHook(Protocol):
 
 
 class IvrHook(OutboundHook, Protocol):
-    """The IVR's side (telephony.calls.ivr): `take` a new caller whose DID has a flow."""
+    """The IVR's side (telephony.calls.ivr): `take` a new caller whose DID has a flow;
+    `run_step` an escalation step with its nodes."""
 
     def take(self, channel: Channel, did: str) -> bool: ...
+
+    def run_step(
+        self,
+        *,
+        call_id: str,
+        step_id: str,
+        kind: str,
+        channel_id: str,
+        did: str,
+        caller_number: str | None,
+        caller_name: str,
+        dial: str | None,
+        language: str | None,
+        report: Callable[[str, dict[str, Any]], None],
+    ) -> None: ...
 
 
 def utc_now() -> datetime:
@@ -127,6 +143,7 @@ class CallService:
             queue=self.queue,
             recorder=recorder,
             holds=holds,
+            ivr_steps=self._run_ivr_step,
         )
 
     # --- events -----------------------------------------------------------------
@@ -203,6 +220,33 @@ class CallService:
         if isinstance(group, str) and session.plan is not None:  # the agents of that group
             session.plan = replace(session.plan, group=group)
         self._spawn(self._record_arrival_then_run(session, channel, fresh=True))
+
+    def _run_ivr_step(self, session: CallSession, step: m.RunIvrStep) -> bool:
+        """An escalation step through the IVR's nodes; its end comes back to the call
+        as `IvrStepEnded`. False: no IVR here (the policy serves the caller otherwise)."""
+        if self.ivr is None:
+            return False
+
+        def report(result: str, detail: dict[str, Any]) -> None:
+            ended = m.IvrStepEnded.model_validate(
+                {"step_id": step.step_id, "result": result, "detail": detail}
+            )
+            session.feed(ended)
+
+        language = session.ivr.get("language") if session.ivr else None
+        self.ivr.run_step(
+            call_id=session.call_id,
+            step_id=step.step_id,
+            kind=step.kind,
+            channel_id=step.channel_id,
+            did=session.did,
+            caller_number=session.caller_number,
+            caller_name=session.caller_name,
+            dial=step.dial,
+            language=language if isinstance(language, str) else None,
+            report=report,
+        )
+        return True
 
     def _session(
         self, call_id: str, channel: Channel, did: str, *, arrived_at: datetime

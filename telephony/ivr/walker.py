@@ -83,6 +83,9 @@ class IvrState:
     hops: int = 0
     alarms: tuple[str, ...] = ()
     closing: m.Route | None = None  # where the call goes after the closing prompt
+    # A keyed callback number must pass this (e.g. a valid phone number), else it is
+    # asked again like a wrong key; None: any 3-15 digits.
+    number_ok: Callable[[str], bool] | None = None
 
     def record(self, now: datetime, result: str) -> dict[str, object]:
         """The IVR part of the call, as stored and shown."""
@@ -104,7 +107,13 @@ Handler = Callable[[IvrState, m.IvrEvent, datetime], Result]
 
 
 def start(
-    flow: Flow, *, call_id: str, channel_id: str, caller_number: str | None, now: datetime
+    flow: Flow,
+    *,
+    call_id: str,
+    channel_id: str,
+    caller_number: str | None,
+    now: datetime,
+    number_ok: Callable[[str], bool] | None = None,
 ) -> Result:
     """A caller reached a DID with a flow: answer, and walk from the first node."""
     state = IvrState(
@@ -115,6 +124,7 @@ def start(
         started_at=now,
         node=flow.start,
         language=flow.language,
+        number_ok=number_ok,
     )
     return _enter(state, flow.start, now, [m.AnswerCaller(channel_id=channel_id)])
 
@@ -245,7 +255,8 @@ def _callback_key(
         return _arm(replace(state, digits=digits), now, commands)
     if key == "*":  # start the number again
         return _arm(replace(state, digits=""), now, commands)
-    if key == "#" and MIN_KEYED_NUMBER <= len(state.digits):
+    usable = state.number_ok is None or state.number_ok(state.digits)
+    if key == "#" and MIN_KEYED_NUMBER <= len(state.digits) and usable:
         route = m.ToCallback(number=state.digits, confirmed="keyed", due_at=_due(state, node, now))
         return _close(state, node.done_prompt, route, now, commands)
     return _retry(state, "invalid", now, commands)

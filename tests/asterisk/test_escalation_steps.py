@@ -1,0 +1,304 @@
+"""The ring policy's IVR escalation steps against a real PBX: nobody answers, and at the
+deadline the system answers with the callback offer (the world caller presses keys over
+SIP), or takes a voicemail, or dials an external number and bridges the caller to it.
+The prompts are the IVR's (playback events on the PBX); the tasks are the IVR's."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from typing import Any
+
+import aiohttp
+
+from telephony.ari import Event, PlaybackFinished, PlaybackStarted
+from telephony.auth import ensure_user
+from telephony.sandbox.pair import Sandbox
+from telephony.store.repo import CallRecord
+from telephony.world.audio import duration_s, tones_heard
+from telephony.world.controller import Leg, PhoneBehaviour, World
+
+from .conftest import (
+    AGENT_TONE,
+    CALLER_TONE,
+    RunningService,
+    StartService,
+    eventually,
+    set_phones,
+)
+
+DID = "908502220077"
+NUMBER = "+905551117788"
+TONES = (CALLER_TONE, AGENT_TONE)
+MAX_RINGS = 4  # of 1 s: the deadline 4 s after ringing starts
+PROMPT_TIMEOUT = 15
+OFFER = {"kind": "callback_offer"}
+VOICEMAIL = {"kind": "voicemail"}
+
+
+def rings(*steps: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "default": {
+            "cadence": "fast",
+            "max_rings": MAX_RINGS,
+            "agent_rings": 2,
+            "auto_pause_on_miss": False,
+            "escalation": list(steps),
+        },
+        "custom_cadences": {"fast": {"segments_ms": [500, 500]}},
+    }
+
+
+class Prompts:
+    """The IVR prompts the PBX played (started/finished), as the service saw them."""
+
+    def __init__(self, service: RunningService) -> None:
+        ivr = service.runtime.ivr.calls
+        assert ivr is not None
+        self.started: list[str] = []
+        self.finished = 0
+        take = ivr.on_event
+
+        def watch(event: Event) -> bool:
+            if isinstance(event, PlaybackStarted) and "-ivr-" in event.playback.id:
+                self.started.append(event.playback.media_uri)
+            if isinstance(event, PlaybackFinished) and "-ivr-" in event.playback.id:
+                self.finished += 1
+            return take(event)
+
+        ivr.on_event = watch  # type: ignore[method-assign]
+
+    async def count(self, n: int) -> None:
+        async def enough() -> bool:
+            return len(self.started) >= n
+
+        await eventually(enough, PROMPT_TIMEOUT, f"{n} prompts to start")
+
+    async def over(self, n: int) -> None:
+        async def done() -> bool:
+            return self.finished >= n
+
+        await eventually(done, PROMPT_TIMEOUT, f"{n} prompts to finish")
+
+
+async def steps_service(
+    start_service: StartService, sandbox: Sandbox, *steps: dict[str, Any]
+) -> tuple[RunningService, Prompts]:
+    """The service with these escalation steps; its prompts where the PBX reads them,
+    rendered before the first call."""
+    home = f"{sandbox.pbx.home}/ivr-{secrets.token_hex(4)}"
+    service = await start_service(
+        rings=rings(*steps),
+        ivr_sounds_dir=str(sandbox.pbx.install.host_path(home)),
+        ivr_sounds_pbx_dir=home,
+    )
+    await service.runtime.ivr.rendered()
+    return service, Prompts(service)
+
+
+async def caller(world: World, number: str = NUMBER) -> Leg:
+    # No tone, not listening: the caller's channel can press keys on the world side.
+    return await world.call(DID, number, "Deniz", tone_hz=None, listen=False)
+
+
+async def answered_at_the_deadline(leg: Leg) -> None:
+    await asyncio.wait_for(leg.answered.wait(), MAX_RINGS + 6)
+    assert leg.rang_at is not None and leg.answered_at is not None
+    rang_for = (leg.answered_at - leg.rang_at).total_seconds()
+    assert abs(rang_for - MAX_RINGS) < 0.5, rang_for  # the system answers at the deadline
+
+
+async def no_phone_rings(world: World) -> None:
+    async def quiet() -> bool:
+        legs = [leg for legs in world.phone_legs.values() for leg in legs]
+        return bool(legs) and all(leg.ended.is_set() for leg in legs)
+
+    await eventually(quiet, 5, "the agents' phones to stop ringing")
+
+
+async def callbacks_in_the_api(service: RunningService) -> list[dict[str, Any]]:
+    await ensure_user(service.runtime.store, "boss", "a long admin password", "admin")
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        login = {"username": "boss", "password": "a long admin password"}
+        async with http.post(f"{service.url}/login", json=login) as response:
+            assert response.status == 200
+        async with http.get(f"{service.url}/api/callbacks") as response:
+            assert response.status == 200
+            body: dict[str, Any] = await response.json()
+    callbacks: list[dict[str, Any]] = body["callbacks"]
+    return callbacks
+
+
+async def ended(service: RunningService, number: str = NUMBER) -> CallRecord:
+    return await service.ended_call(timeout=15, number=number)
+
+
+async def test_at_the_deadline_the_caller_takes_the_callback_offer(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, prompts = await steps_service(start_service, sandbox, OFFER, VOICEMAIL)
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    leg = await caller(world)
+    await answered_at_the_deadline(leg)
+    await prompts.count(1)  # "nobody is free; press 1 to be called back"
+    await no_phone_rings(world)  # agents still offered stopped ringing at the offer
+    await world.press(leg, "1")
+    await prompts.count(2)  # "press 1 for this number, or key another and #"
+    await world.press(leg, "1")
+    await asyncio.wait_for(leg.ended.wait(), 15)  # thanked, then hung up
+    record = await ended(service)
+    assert (record.outcome, record.end_reason) == ("no_agent", "callback")
+    assert record.system_answered_at is not None and record.answered_ring is None
+    (step,) = record.escalations or []
+    assert step["step"] == "callback_offer" and step["result"] == "callback"
+    assert abs(step["ring"] - (MAX_RINGS + 1)) < 0.3  # at the start of ring 5
+    assert step["number"] == NUMBER and step["confirmed"] == "caller_id"
+    assert step["keys"] == "11" and step["path"] == ["offer", "callback"]
+    attempts = await service.runtime.store.attempts(record.id)
+    assert attempts and {a.agent_id for a in attempts} == {"ayse", "mehmet"}
+    assert all(a.outcome in ("no_answer", "cancelled") for a in attempts)
+    # The task is an IVR callback like any other, linked to this call.
+    tasks = await callbacks_in_the_api(service)
+    assert [(t["number"], t["did"], t["created_by"], t["call_id"]) for t in tasks] == [
+        (NUMBER, DID, "ivr", record.id)
+    ]
+    assert tasks[0]["id"] == step["callback_id"] and tasks[0]["status"] == "pending"
+    # Not an IVR part of the call: the IVR's own runs and figures are untouched.
+    assert await service.runtime.ivr.store.recent_runs() == []
+    # The prompts spoke the default region's language (Turkish).
+    assert all("/tts/tr-" in uri for uri in prompts.started)
+
+
+async def test_no_key_at_the_offer_runs_the_next_step_a_voicemail(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, prompts = await steps_service(start_service, sandbox, OFFER, VOICEMAIL)
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    leg = await caller(world)
+    await answered_at_the_deadline(leg)
+    await prompts.count(2)  # the offer, no key for 5 s, then "leave a message"
+    await prompts.over(2)  # the beep follows the voicemail prompt
+    await world.rest.play(leg.channel_id, f"tone:{CALLER_TONE}")  # the message
+    await asyncio.sleep(2.0)
+    await world.hangup(leg)
+    record = await ended(service)
+    assert (record.outcome, record.end_reason) == ("no_agent", "voicemail")
+    offer, voicemail = record.escalations or []
+    assert (offer["step"], offer["result"], offer["keys"]) == ("callback_offer", "declined", "")
+    assert (voicemail["step"], voicemail["result"]) == ("voicemail", "voicemail")
+    assert voicemail["ring"] > offer["ring"] + 5  # the offer's prompt and its 5 s
+    recording = sandbox.pbx.recordings_dir / f"{voicemail['recording']}.wav"
+
+    async def kept() -> bool:
+        return recording.exists() and duration_s(recording) > 1.0
+
+    await eventually(kept, 5, "the voicemail file")
+    assert CALLER_TONE in tones_heard(recording, TONES)
+    tasks = await service.runtime.callbacks.list_tasks()
+    assert [(t.number, t.created_by, t.call_id, t.id) for t in tasks] == [
+        (NUMBER, "voicemail", record.id, voicemail["callback_id"])
+    ]
+
+
+async def test_the_external_step_dials_out_and_bridges_caller_and_far_end(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, _ = await steps_service(
+        start_service, sandbox, {"kind": "external", "dial": "+905321110000"}
+    )
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    world.set_customer("+905321110000", PhoneBehaviour(answer_after=0.5, tone_hz=AGENT_TONE))
+    leg = await world.call(DID, NUMBER, "Deniz", tone_hz=CALLER_TONE)
+
+    async def far_end() -> Leg | None:
+        legs = world.customer_legs.get("905321110000", [])
+        return legs[0] if legs and legs[0].answered.is_set() else None
+
+    far = await eventually(far_end, MAX_RINGS + 10, "the external number to answer")
+    assert far.rang_at is not None and leg.rang_at is not None
+    assert (far.rang_at - leg.rang_at).total_seconds() >= MAX_RINGS - 0.1  # at the deadline
+    await asyncio.sleep(2.5)  # they talk
+    await world.hangup(leg)
+    await asyncio.wait_for(far.ended.wait(), 5)  # the far end is hung up with the caller
+    record = await ended(service)
+    assert (record.outcome, record.end_reason) == ("no_agent", "external")
+    assert record.agent_id is None or record.answered_at is None  # none of our agents
+    (step,) = record.escalations or []
+    assert (step["step"], step["result"]) == ("external", "external")
+    assert (step["number"], step["status"]) == ("+905321110000", "answered")
+    # Bridged both ways: each side heard the other's tone.
+    for side in (leg, far):
+
+        async def settled(side: Leg = side) -> bool:
+            path = world.heard(side)
+            if not path.exists():
+                return False
+            size = path.stat().st_size
+            await asyncio.sleep(0.2)
+            return path.stat().st_size == size
+
+        await eventually(settled, 10, "the world's recording")
+    assert AGENT_TONE in tones_heard(world.heard(leg), TONES)
+    assert CALLER_TONE in tones_heard(world.heard(far), TONES)
+
+
+async def test_another_key_at_the_offer_declines_it_and_a_hangup_in_voicemail_is_an_abandon(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, prompts = await steps_service(start_service, sandbox, OFFER, VOICEMAIL)
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    leg = await caller(world)
+    await answered_at_the_deadline(leg)
+    await prompts.count(1)
+    await world.press(leg, "2")  # not 1: "no, thanks" (without waiting out the 5 s)
+    await prompts.count(2)  # the voicemail prompt at once
+    await world.hangup(leg)  # during the voicemail prompt
+    record = await ended(service)
+    assert record.outcome == "abandoned" and record.end_reason is None
+    offer, voicemail = record.escalations or []
+    assert (offer["result"], offer["keys"]) == ("declined", "2")
+    assert voicemail["ring"] - offer["ring"] < 5  # sooner than the offer's timeout
+    assert voicemail["result"] == "abandoned"
+    assert await service.runtime.callbacks.list_tasks() == []
+
+
+async def test_a_caller_hanging_up_during_the_offer_leaves_nothing_behind(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, prompts = await steps_service(start_service, sandbox, OFFER, VOICEMAIL)
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    leg = await caller(world)
+    await answered_at_the_deadline(leg)
+    await prompts.count(1)
+    await world.hangup(leg)  # mid-offer
+    record = await ended(service)
+    assert (record.outcome, record.hangup_by) == ("abandoned", "caller")
+    (step,) = record.escalations or []  # voicemail never started
+    assert (step["step"], step["result"]) == ("callback_offer", "abandoned")
+    assert await service.runtime.callbacks.list_tasks() == []
+    ivr = service.runtime.ivr.calls
+    assert ivr is not None and ivr.live() == [] and not ivr._runs
+    assert service.runtime.live_calls() == []
+    # (The fixture then checks that the PBX has no channel or bridge left.)
+
+
+async def test_a_typed_number_that_is_no_phone_number_is_asked_again(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, prompts = await steps_service(start_service, sandbox, OFFER, VOICEMAIL)
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    leg = await caller(world, "")  # anonymous: the number must be keyed
+    await answered_at_the_deadline(leg)
+    await prompts.count(1)
+    await world.press(leg, "1")
+    await prompts.count(2)  # "key your number and #": no Caller ID to confirm
+    await world.press(leg, "112#")  # an emergency number, not one to call back
+    await prompts.count(3)  # "not understood", and the question again
+    await world.press(leg, "05321234567#")
+    await asyncio.wait_for(leg.ended.wait(), 15)
+    tasks = await eventually(service.runtime.callbacks.list_tasks, 5, "the callback task")
+    assert [(t.number, t.created_by) for t in tasks] == [("+905321234567", "ivr")]
+    record = await service.ended_call(timeout=15)
+    (step,) = record.escalations or []
+    assert (step["result"], step["confirmed"]) == ("callback", "keyed")
+    assert step["keys"] == "1112#05321234567#"
