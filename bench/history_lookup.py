@@ -42,6 +42,7 @@ def _pick(rng: random.Random, contacts: int) -> int:
 def build(path: Path, calls: int, contacts: int) -> None:
     if path.exists():
         return
+    path.parent.mkdir(parents=True, exist_ok=True)  # screen_pop builds it on a fresh machine too
     partial = path.with_suffix(".partial")
     partial.unlink(missing_ok=True)
     asyncio.run(migrate(f"sqlite+aiosqlite:///{partial}"))

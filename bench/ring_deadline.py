@@ -265,7 +265,9 @@ def _dump(folder: Path | None, name: str, legs: Sequence[LegTimes]) -> None:
 
 async def _configure_queue(pbx: AsteriskInstance, phones: Sequence[str], deadline_s: int) -> None:
     """queues.conf includes queues_bench.conf in the queue's section: the timeout and members."""
-    text = f"timeout = {deadline_s}\n" + "".join(f"member => {agent_endpoint(p)}\n" for p in phones)
+    text = f"timeout = {deadline_s}\ntimeoutpriority = conf\n" + "".join(
+        f"member => {agent_endpoint(p)}\n" for p in phones
+    )
     (pbx.install.host_path(pbx.home) / "etc" / "queues_bench.conf").write_text(text)
     await asyncio.to_thread(pbx.cli, f"queue reload all {QUEUE}")
     shown = await asyncio.to_thread(pbx.cli, f"queue show {QUEUE}")

@@ -21,7 +21,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import capacity, dashboard_queries, history_lookup, ring_deadline, screen_pop
+from bench import (
+    capacity,
+    dashboard_queries,
+    escalation_deadline,
+    history_lookup,
+    ring_deadline,
+    screen_pop,
+)
 from bench.harness import REPO, BenchError
 from bench.results import (
     BenchResult,
@@ -49,7 +56,8 @@ class Benchmark:
 
 
 def _ring_deadline(args: argparse.Namespace) -> list[BenchResult]:
-    return ring_deadline.run(
+    """Both deadlines: an agent's ring limit, and the caller's (the escalation)."""
+    agents = ring_deadline.run(
         ring_deadline.Options(
             concurrency=tuple(args.concurrency),
             deadline_s=args.deadline,
@@ -57,6 +65,14 @@ def _ring_deadline(args: argparse.Namespace) -> list[BenchResult]:
             legs_dir=args.legs,
         )
     )
+    callers = escalation_deadline.run(
+        escalation_deadline.Options(
+            concurrency=tuple(args.concurrency),
+            deadline_s=args.deadline,
+            service_src=args.service_src,
+        )
+    )
+    return agents + callers
 
 
 def _history_lookup(args: argparse.Namespace) -> list[BenchResult]:
