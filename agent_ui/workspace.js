@@ -22,7 +22,7 @@ const I18N = {
     o_sale: "Sale", o_lost: "Lost", f_lost_reason: "Lost because", f_next_step: "Next step",
     f_next_step_at: "Next step at", wrapup: "Wrap-up: set the outcome, then you are available again",
     ready: "Ready (Alt+R)", returning: "returning", new_caller: "new caller", anonymous: "anonymous",
-    rings_left: "rings left", last_calls: "Last calls", callbacks: "Open callbacks",
+    rings_left: "rings left", last_calls: "Last calls", callbacks: "Open callbacks", crm: "From the CRM",
     pending_deals: "Pending deals", history_loading: "History loading…",
     h_date: "Date", h_agent: "Agent", h_duration: "Talked", h_outcome: "Outcome",
     h_notes: "Notes", h_next: "Next step", h_recording: "Recording", listen: "listen",
@@ -49,7 +49,7 @@ const I18N = {
     o_sale: "Satış", o_lost: "Kaybedildi", f_lost_reason: "Kayıp nedeni", f_next_step: "Sonraki adım",
     f_next_step_at: "Sonraki adım zamanı", wrapup: "Toparlama: sonucu girin, sonra tekrar müsaitsiniz",
     ready: "Hazırım (Alt+R)", returning: "tekrar arayan", new_caller: "yeni arayan", anonymous: "gizli numara",
-    rings_left: "çalma kaldı", last_calls: "Son görüşmeler", callbacks: "Açık geri aramalar",
+    rings_left: "çalma kaldı", last_calls: "Son görüşmeler", callbacks: "Açık geri aramalar", crm: "CRM'den",
     pending_deals: "Bekleyen anlaşmalar", history_loading: "Geçmiş yükleniyor…",
     h_date: "Tarih", h_agent: "Temsilci", h_duration: "Süre", h_outcome: "Sonuç",
     h_notes: "Notlar", h_next: "Sonraki adım", h_recording: "Kayıt", listen: "dinle",
@@ -219,8 +219,19 @@ function ringsLeft(ring) {
   return Math.max(ring.max_rings - elapsed / ring.cycle_ms, 0);
 }
 
+// The external CRM's fields (somebody else's data: text nodes only, like Caller ID).
+function crmBlock(pop) {
+  const fields = Object.entries(pop.crm || {});
+  if (!fields.length) return null;
+  const list = el("dl", "crm");
+  for (const [key, value] of fields) list.append(el("dt", null, key), el("dd", null, value));
+  return el("div", "crm-box", el("strong", null, t("crm")), list);
+}
+
 function historyTable(pop) {
   const box = el("div", "history");
+  const crm = crmBlock(pop);
+  if (crm) box.append(crm);
   if (!pop.history_ready) {
     box.append(el("p", "muted", t("history_loading")));
     return box;

@@ -43,13 +43,16 @@ ENV_PREFIX = "THIRDRING_"
 _AGENT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 _DIAL_STRING = re.compile(r"^[A-Za-z]+/[^\s,]+$")
 _DB_SCHEMES = ("sqlite+aiosqlite://", "postgresql+asyncpg://")
-_SECRET_FIELDS = frozenset({"ari_password", "metrics_token"})
+_SECRET_FIELDS = frozenset({"ari_password", "metrics_token", "crm_token"})
 
 # What a user is told is accepted, by field path ("agents.*.id" for list items).
 _ACCEPTED: dict[str, str] = {
     "ari_url": "must be an http:// or https:// URL with a host, e.g. http://127.0.0.1:8088",
     "ari_username": "must be a non-empty string",
     "ari_password": "must be a string of at least 8 characters",
+    "crm_lookup_url": "must be an http:// or https:// URL with a host and {e164} where the "
+    "caller's number goes, e.g. https://crm.example/lookup?phone={e164}",
+    "crm_timeout_s": "must be a number of seconds 0.05..10",
     "metrics_token": "must be a string of at least 16 characters (or unset: /metrics then "
     "needs a supervisor's or admin's session)",
     "ari_app": "must be a non-empty string",
@@ -125,6 +128,11 @@ class Settings(BaseSettings):
     # Prometheus scrapes /metrics with "Authorization: Bearer <token>". No default: unset,
     # /metrics needs a logged-in supervisor or admin.
     metrics_token: SecretStr | None = None
+    # The optional external CRM: asked once per call; its answer follows the pop as an
+    # update, within crm_timeout_s or never. crm_token is sent as a bearer token.
+    crm_lookup_url: str | None = None
+    crm_timeout_s: float = Field(default=1.0, ge=0.05, le=10.0)
+    crm_token: SecretStr | None = None
     http_host: str = Field(default="127.0.0.1", min_length=1)
     http_port: int = Field(default=8080, ge=1, le=65535)
     # repr=False: a PostgreSQL URL may carry a password; keep it out of logged reprs.
@@ -190,6 +198,16 @@ class Settings(BaseSettings):
     def _check_password(cls, value: SecretStr) -> SecretStr:
         if len(value.get_secret_value()) < 8:
             raise ValueError(_ACCEPTED["ari_password"])
+        return value
+
+    @field_validator("crm_lookup_url")
+    @classmethod
+    def _check_crm_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname or "{e164}" not in value:
+            raise ValueError(_ACCEPTED["crm_lookup_url"])
         return value
 
     @field_validator("metrics_token")

@@ -42,12 +42,17 @@ def normalise_number(raw: str | None, default_region: str) -> str | None:
 
 def clean_caller_name(raw: str | None) -> str:
     """Printable one-line name, at most 80 characters; markup is kept as plain text."""
-    if not isinstance(raw, str):
-        return ""
-    text = unicodedata.normalize("NFC", raw[:_MAX_NAME_INPUT])
+    return clean_text(raw, MAX_NAME_LENGTH) if isinstance(raw, str) else ""
+
+
+def clean_text(raw: str, limit: int) -> str:
+    """Any text from outside (Caller ID, a CRM's answer) as one printable line of at most
+    `limit` characters: control, format (bidi overrides) and unassigned characters
+    dropped, white space collapsed; markup stays plain text."""
+    text = unicodedata.normalize("NFC", raw[: max(_MAX_NAME_INPUT, limit * 4)])
     kept = (
         " " if ch.isspace() else ch
         for ch in text
         if ch.isspace() or unicodedata.category(ch) not in _DROPPED_CATEGORIES
     )
-    return " ".join("".join(kept).split())[:MAX_NAME_LENGTH].rstrip()
+    return " ".join("".join(kept).split())[:limit].rstrip()

@@ -28,6 +28,7 @@ from telephony.calls.service import CallService, utc_now
 from telephony.config import Settings
 from telephony.metrics import LiveSources, Metrics
 from telephony.policy.inbound import InboundPolicy, Limits, Phase
+from telephony.push.crm import CrmLookup
 from telephony.push.runtime import PushRuntime
 from telephony.push.script_facts import number_zone
 from telephony.recording.keeper import RecordingKeeper
@@ -81,6 +82,17 @@ class Runtime:
         )
         self.alarms.subscribe(self.metrics.on_alarm)
         self.push.pops.on_first_pop = self.metrics.on_pop
+        # The external CRM, if configured: its answer follows each pop as an update.
+        self.crm = (
+            CrmLookup(
+                settings.crm_lookup_url,
+                timeout_s=settings.crm_timeout_s,
+                token=settings.crm_token.get_secret_value() if settings.crm_token else None,
+            )
+            if settings.crm_lookup_url
+            else None
+        )
+        self.push.pops.crm = self.crm
         # Alarms (a missing recording, a root that cannot be written) reach the
         # supervisors' live view at once.
         self.alarms.subscribe(
@@ -206,6 +218,8 @@ class Runtime:
             await self.calls.close()
             await self.ivr.close()
             await self.push.close()
+            if self.crm is not None:
+                await self.crm.close()
             self.presence.close()
             await self.recorder.wait_for_checks()
             await rest.close()

@@ -76,12 +76,14 @@ def compose_pop(
     now: datetime,
     script: dict[str, Any] | None = None,
     source: str | None = None,
+    crm: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """One pop for every agent offered `call` (a CallSession snapshot). `context` None:
     the history lookup has not answered yet (`history_ready` false; an update follows).
     `script`: the call's matched script as JSON (a `CallScript`: key, version, variant,
     name, language, campaign, reason, body), None when none matched; `source`: the name
-    of the campaign behind the DID, when known (else the DID stands for it)."""
+    of the campaign behind the DID, when known (else the DID stands for it); `crm`: the
+    external CRM's fields once they came (cleaned text; None before or without one)."""
     caller_id_name = clean_caller_name(call.get("caller_name"))
     contact_name = clean_caller_name(context.contact_name) if context else ""
     number = call.get("caller_number")
@@ -115,6 +117,7 @@ def compose_pop(
             for cb in (context.callbacks if context else [])
         ],
         "script": script,
+        "crm": crm,
         "ring": {
             "ringing_since": call.get("ringing_since"),
             "cycle_ms": call.get("cycle_ms"),

@@ -25,6 +25,7 @@ from typing import Any, Protocol
 import structlog
 
 from telephony.push.call_scripts import CallScripts, Picked
+from telephony.push.crm import CrmLookup
 from telephony.push.hub import Hub
 from telephony.push.pop import compose_pop
 from telephony.scripts.model import CallScript
@@ -59,6 +60,8 @@ class _Track:
     script_final: bool = False  # decided for the call: never chosen again
     script_stored: bool = False  # written to the store (at the answer)
     first_pop_sent: bool = False  # the metrics time the first pop only
+    crm: dict[str, str] | None = None  # the external CRM's fields, once they came
+    crm_lookup: asyncio.Task[None] | None = None
 
 
 class Pops:
@@ -77,6 +80,7 @@ class Pops:
         self._budget_s = budget_s
         self._on_talking = on_talking
         self.scripts: CallScripts | None = None  # set by the runtime when scripts exist
+        self.crm: CrmLookup | None = None  # set by the runtime when a CRM is configured
         self._calls: dict[str, _Track] = {}
         self._ended: dict[str, dict[str, Any]] = {}  # agent -> their last call (wrap-up)
         self.lookup_ms: list[float] = []  # how long history lookups took (bench, logs)
@@ -94,6 +98,10 @@ class Pops:
         if track is None:
             track = self._calls[call_id] = _Track(call)
             track.lookup = asyncio.get_running_loop().create_task(self._look_up(call_id, track))
+            if self.crm is not None:
+                track.crm_lookup = asyncio.get_running_loop().create_task(
+                    self._ask_crm(self.crm, call_id, track)
+                )
         track.call = call
         phase, agent = call.get("phase"), call.get("agent_id")
         if phase == "talking" and agent and track.talking != agent:
@@ -153,8 +161,9 @@ class Pops:
         self._calls.pop(call_id, None)
         if track.budget is not None:
             track.budget.cancel()
-        if track.lookup is not None and not track.lookup.done():
-            track.lookup.cancel()
+        for task in (track.lookup, track.crm_lookup):
+            if task is not None and not task.done():
+                task.cancel()
         if track.talking:
             view = self._call_view(track)
             self._ended[track.talking] = view
@@ -187,6 +196,18 @@ class Pops:
             partial, track.partial = set(track.partial), set()
             self._send_pop(track, partial & track.popped, "pop_update")
 
+    async def _ask_crm(self, crm: CrmLookup, call_id: str, track: _Track) -> None:
+        """The CRM's answer follows the pop as an update (never before, never instead)."""
+        fields = await crm.fetch(track.call.get("caller_number"), call_id)
+        if not fields or self._calls.get(call_id) is not track:
+            return
+        track.crm = fields
+        ringing = track.popped - {track.talking}
+        if ringing:
+            self._send_pop(track, ringing, "pop_update")
+        if track.talking:  # already answered: the agent's call view carries it
+            self._hub.publish(agent_topic(track.talking), "call", self._call_view(track))
+
     def _call_view(self, track: _Track) -> dict[str, Any]:
         return {"call": track.call, "pop": self._compose(track, self._clock())}
 
@@ -200,6 +221,7 @@ class Pops:
             now=now,
             script=picked.json if picked else None,
             source=picked.source if picked else None,
+            crm=track.crm,
         )
 
     def _script(self, track: _Track) -> Picked | None:

@@ -260,3 +260,22 @@ kind = "queue"
 """,
     )
     assert "step 2 (queue) follows a terminal step (voicemail at step 1)" in error_of(path)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["ftp://crm/{e164}", "https://crm.example/lookup", "https:///x?p={e164}", "{e164}", ""],
+)
+def test_a_crm_url_needs_http_a_host_and_the_number(url: str) -> None:
+    message = error_of(**REQUIRED, crm_lookup_url=url)
+    assert "crm_lookup_url" in message and "{e164}" in message
+
+
+def test_crm_and_metrics_secrets_are_checked_and_masked() -> None:
+    message = error_of(**REQUIRED, metrics_token="short", crm_timeout_s=0)
+    assert "metrics_token = ***: must be a string of at least 16 characters" in message
+    assert "crm_timeout_s = 0: must be a number of seconds 0.05..10" in message
+    settings = load_settings(
+        **REQUIRED, crm_lookup_url="https://crm.example/p?n={e164}", crm_token="t0ken"
+    )
+    assert settings.crm_token is not None and "t0ken" not in repr(settings)
