@@ -62,6 +62,9 @@ CALLBACK_MAX_ATTEMPTS = 3
 # A caller who left a message is called back within the playbook's 10-15 minutes.
 VOICEMAIL_CALLBACK = timedelta(minutes=10)
 VOICEMAIL_PREFIX = "voicemail-"
+# A request about the caller's channel failed with 404: their hangup's event follows
+# within this (a channel leaving the app is "not found" before its StasisEnd arrives).
+CALLER_GONE_WAIT_S = 2.0
 
 
 class HandOver(Protocol):
@@ -251,6 +254,7 @@ class IvrCalls:
             run = self._runs.get(event.channel.id)
             if run is not None:
                 run.feed(m.CallerHungUp())
+                run.caller_left.set()
                 run.outside_done.set()
                 return True
             other = self._by_resource.get(event.channel.id)
@@ -302,6 +306,7 @@ class IvrCalls:
         for channel, run in list(self._runs.items()):
             if channel not in channel_ids:
                 run.feed(m.CallerHungUp())
+                run.caller_left.set()
                 run.outside_done.set()
 
     def live(self) -> list[dict[str, Any]]:
@@ -362,6 +367,7 @@ class IvrRun:
         self._queue: asyncio.Queue[m.IvrEvent] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self.outside_done = asyncio.Event()  # voicemail recorded, or the far end gone
+        self.caller_left = asyncio.Event()  # the caller's channel left our app
         self._dial: asyncio.Queue[str] = asyncio.Queue()
 
     def feed(self, event: m.IvrEvent) -> None:
@@ -598,13 +604,10 @@ class IvrRun:
                 await rest.hangup(self.channel.id)
 
     async def _caller_gone(self) -> bool:
-        try:
-            await self.owner._rest.get_channel(self.channel.id)
-        except NotFound:
-            return True
-        except AriError:
-            return False
-        return False
+        """After a 404: the caller hung up (their StasisEnd may come just after it)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.caller_left.wait(), CALLER_GONE_WAIT_S)
+        return self.caller_left.is_set()
 
     async def _callback(self, route: m.ToCallback) -> dict[str, Any]:
         number = normalise_number(route.number, self.owner._region)

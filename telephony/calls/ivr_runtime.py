@@ -53,6 +53,7 @@ class IvrRuntime:
         self._clock = clock
         self._alarm = alarm
         self.calls: IvrCalls | None = None
+        self._policies: RingPolicies | None = None  # the ring policies in force, last seen
         self._warming: set[asyncio.Task[None]] = set()
 
     async def restore(self) -> None:
@@ -94,6 +95,8 @@ class IvrRuntime:
         self.flows.put_in_force(did, saved.version, checked.flow if checked else None)
         if checked is not None:
             self._warm(checked.flow)
+            if self._policies is not None:  # the steps may speak a new language now
+                self.warm_steps(self._policies)
         log.info("ivr.flow_saved", did=did, version=saved.version, who=who)
         return saved, checked
 
@@ -118,6 +121,7 @@ class IvrRuntime:
         """Render the prompts of the escalation steps the ring policies use (callback
         offer, voicemail), in the languages they can speak: the default region's and
         those of the flows in force. Given to `LivePolicies.watch`."""
+        self._policies = policies
         kinds: set[str] = {
             step.kind
             for policy in (policies.default, *policies.per_did.values())

@@ -13,6 +13,8 @@ import aiohttp
 
 from telephony.ari import Event, PlaybackFinished, PlaybackStarted
 from telephony.auth import ensure_user
+from telephony.ivr.escalation import step_prompts
+from telephony.ivr.tts import cache_name
 from telephony.sandbox.pair import Sandbox
 from telephony.store.repo import CallRecord
 from telephony.world.audio import duration_s, tones_heard
@@ -302,3 +304,42 @@ async def test_a_typed_number_that_is_no_phone_number_is_asked_again(
     (step,) = record.escalations or []
     assert (step["result"], step["confirmed"]) == ("callback", "keyed")
     assert step["keys"] == "1112#05321234567#"
+
+
+async def test_a_caller_from_an_ivr_flow_hears_the_offer_in_the_flows_language(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    # The DID's flow greets in English and hands the caller to the agents, who hear
+    # ringback (in-band: the IVR answered); at the deadline the offer, in English, with
+    # the ringback stopped; a key other than 1 and no step left: the apology.
+    service, prompts = await steps_service(start_service, sandbox, OFFER)
+    flow = {
+        "start": "greeting",
+        "language": "en",
+        "languages": ["en"],
+        "nodes": {
+            "greeting": {"kind": "play", "prompt": {"text": {"en": "Hello."}}, "next": "agents"},
+            "agents": {"kind": "agents"},
+        },
+    }
+    _, checked = await service.runtime.ivr.save(DID, flow, "test")
+    assert checked is not None
+    await service.runtime.ivr.rendered()  # the steps' English words too, ahead
+    sounds = service.runtime.ivr.sounds.host_dir
+    for prompt, language in step_prompts({"callback_offer"}, {"en"}):
+        assert (sounds / f"{cache_name(prompt.text[language], language)}.wav").is_file()
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    leg = await caller(world)
+    await prompts.count(2)  # the greeting, then (4 rings later) the offer
+    assert all("/tts/en-" in uri for uri in prompts.started)
+    await prompts.over(2)  # played to its end: not drowned, not cut
+    await world.press(leg, "3")
+    await asyncio.wait_for(leg.ended.wait(), 15)  # the apology, then the hang-up
+    record = await ended(service)
+    assert record.outcome == "no_agent" and record.end_reason is None
+    (step,) = record.escalations or []
+    assert (step["step"], step["result"], step["keys"]) == ("callback_offer", "declined", "3")
+    ivr = service.runtime.ivr.calls
+    assert ivr is not None and not ivr._handed  # the hand-over's bookkeeping is gone
+    runs = await service.runtime.ivr.store.recent_runs()
+    assert [(r.call_id, r.result) for r in runs] == [(record.id, "agents")]  # the flow's part
