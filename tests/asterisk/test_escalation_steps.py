@@ -38,12 +38,12 @@ OFFER = {"kind": "callback_offer"}
 VOICEMAIL = {"kind": "voicemail"}
 
 
-def rings(*steps: dict[str, Any]) -> dict[str, Any]:
+def rings(*steps: dict[str, Any], agent_rings: float = 2) -> dict[str, Any]:
     return {
         "default": {
             "cadence": "fast",
             "max_rings": MAX_RINGS,
-            "agent_rings": 2,
+            "agent_rings": agent_rings,
             "auto_pause_on_miss": False,
             "escalation": list(steps),
         },
@@ -84,13 +84,13 @@ class Prompts:
 
 
 async def steps_service(
-    start_service: StartService, sandbox: Sandbox, *steps: dict[str, Any]
+    start_service: StartService, sandbox: Sandbox, *steps: dict[str, Any], agent_rings: float = 2
 ) -> tuple[RunningService, Prompts]:
     """The service with these escalation steps; its prompts where the PBX reads them,
     rendered before the first call."""
     home = f"{sandbox.pbx.home}/ivr-{secrets.token_hex(4)}"
     service = await start_service(
-        rings=rings(*steps),
+        rings=rings(*steps, agent_rings=agent_rings),
         ivr_sounds_dir=str(sandbox.pbx.install.host_path(home)),
         ivr_sounds_pbx_dir=home,
     )
@@ -343,3 +343,30 @@ async def test_a_caller_from_an_ivr_flow_hears_the_offer_in_the_flows_language(
     assert ivr is not None and not ivr._handed  # the hand-over's bookkeeping is gone
     runs = await service.runtime.ivr.store.recent_runs()
     assert [(r.call_id, r.result) for r in runs] == [(record.id, "agents")]  # the flow's part
+
+
+async def test_an_agent_ringing_in_the_queue_stops_when_the_offer_begins(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    # Rings of 1 s, agents ring 3: the queue at 4 s (Mehmet rings from 3 s to 6 s, then
+    # Ayşe), the offer 3 rings later, at 7 s: Ayşe's phone stops then.
+    service, prompts = await steps_service(
+        start_service, sandbox, {"kind": "queue"}, OFFER, agent_rings=3
+    )
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    leg = await caller(world)
+    await answered_at_the_deadline(leg)  # the queue answers
+    await prompts.count(1)  # the offer
+    await no_phone_rings(world)
+    await world.hangup(leg)
+    record = await ended(service)
+    queue, offer = record.escalations or []
+    assert queue["step"] == "queue" and offer["step"] == "callback_offer"
+    assert abs(offer["ring"] - queue["ring"] - 3) < 0.3
+    attempts = await service.runtime.store.attempts(record.id)
+    last = max(attempts, key=lambda a: a.started_at)
+    assert last.outcome == "cancelled" and last.ringing_at is not None
+    assert record.ringing_at is not None
+    stopped_at_ring = 1 + (last.ended_at - record.ringing_at).total_seconds()
+    assert abs(stopped_at_ring - offer["ring"]) < 0.1  # stopped as the offer began
+    assert (await service.runtime.callbacks.list_tasks()) == []
