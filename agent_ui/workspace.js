@@ -15,6 +15,8 @@ const I18N = {
     no_pops: "No call is ringing for you.", current_call: "Call",
     hold: "Hold (Alt+H)", retrieve: "Retrieve (Alt+H)",
     hold_warning: "Hold is too long: go back to the caller now!",
+    rec_on: "● Recording", rec_paused: "Recording paused", rec_none: "Not recorded",
+    rec_pause: "Pause recording", rec_resume: "Resume recording",
     thank: "Thank the caller for waiting.",
     f_name: "Caller's name", f_needs: "Needs", q_what: "What for?", q_when: "By when?",
     q_budget: "Budget?", f_notes: "Notes", f_outcome: "Outcome (Alt+1…4)",
@@ -42,6 +44,8 @@ const I18N = {
     no_pops: "Size çalan çağrı yok.", current_call: "Görüşme",
     hold: "Beklet (Alt+H)", retrieve: "Geri al (Alt+H)",
     hold_warning: "Bekletme çok uzun: hemen arayana dönün!",
+    rec_on: "● Kayıt yapılıyor", rec_paused: "Kayıt duraklatıldı", rec_none: "Kayıt yok",
+    rec_pause: "Kaydı duraklat", rec_resume: "Kayda devam et",
     thank: "Beklediği için arayana teşekkür edin.",
     f_name: "Arayanın adı", f_needs: "İhtiyaçlar", q_what: "Ne için?", q_when: "Ne zamana?",
     q_budget: "Bütçe?", f_notes: "Notlar", f_outcome: "Sonuç (Alt+1…4)",
@@ -322,6 +326,32 @@ async function showCall(call, pop, ended) {
     await loadScript(call.id, pop); // the store kept another script for this call
   }
   renderCall();
+  renderRecording();
+}
+
+// --- the recording indicator ------------------------------------------------------------
+// The call's recording as its pushed state says ("on" from the answer, "paused" while
+// muted); the toggle asks the server, and the next push shows the result.
+
+function renderRecording() {
+  const state = document.getElementById("rec-state");
+  const toggle = document.getElementById("rec-toggle");
+  const rec = current && !current.ended ? current.call.recording : null;
+  state.hidden = !current || current.ended || current.call.phase !== "talking";
+  toggle.hidden = !rec;
+  state.dataset.state = rec || "none";
+  state.textContent = t(rec === "paused" ? "rec_paused" : rec === "on" ? "rec_on" : "rec_none");
+  toggle.textContent = t(rec === "paused" ? "rec_resume" : "rec_pause");
+}
+
+async function toggleRecording() {
+  if (!current || !current.call.recording) return;
+  const action = current.call.recording === "paused" ? "resume" : "pause";
+  try {
+    await api("POST", `/api/calls/${encodeURIComponent(current.call.id)}/recording/${action}`);
+  } catch (error) {
+    document.getElementById("rec-state").textContent = String(error.message || error);
+  }
 }
 
 function sameScript(a, b) {
@@ -625,6 +655,7 @@ document.getElementById("hold").addEventListener("click", holdOrRetrieve);
 document.getElementById("retrieve").addEventListener("click", holdOrRetrieve);
 document.getElementById("ready").addEventListener("click", ready);
 document.getElementById("promise-callback").addEventListener("click", promiseCallback);
+document.getElementById("rec-toggle").addEventListener("click", toggleRecording);
 document.getElementById("demo-answer").addEventListener("click", () => demo("answer"));
 document.getElementById("demo-hangup").addEventListener("click", () => demo("hangup"));
 document.getElementById("lang").addEventListener("change", async (event) => {

@@ -244,6 +244,8 @@ class Runtime:
             if self.recorder is None:
                 raise NotFound("no ARI connection yet", method="POST", path="")
             await (self.recorder.mute(call_id) if on else self.recorder.unmute(call_id))
+            if self.calls is not None:
+                self.calls.recording_paused(call_id, on)
 
         async def agent_of(call_id: str) -> str | None:
             call = await self.store.get_call(call_id)

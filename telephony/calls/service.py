@@ -516,6 +516,12 @@ class CallService:
         session = self._sessions.get(call_id)
         return session.state.phase if session and session.state else None
 
+    def recording_paused(self, call_id: str, paused: bool) -> None:
+        """An agent paused (muted) or resumed the call's recording: the pages show it."""
+        session = self._sessions.get(call_id)
+        if session is not None:
+            session.note_recording_paused(paused)
+
 
 def _in_stasis(channel: Channel) -> bool:
     return channel.dialplan is not None and channel.dialplan.app_name == "Stasis"

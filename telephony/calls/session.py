@@ -56,6 +56,7 @@ class CallSession:
         self.facts: dict[str, Any] = {}  # what was stored, for the live view
         self.escalations: list[dict[str, Any]] = []
         self.holds: list[dict[str, Any]] = []  # this call's holds, as stored
+        self.recording_paused = False  # an agent muted the recording (card details)
         self.ringing: asyncio.Task[None] | None = None  # the caller's 180, on its way
         # What the IVR learnt before the call reached the agents (tags, choices, path).
         self.ivr: dict[str, Any] | None = None
@@ -145,6 +146,10 @@ class CallSession:
             self._changed()
             pending.extend(await self._execute_all(commands))
 
+    def note_recording_paused(self, paused: bool) -> None:
+        self.recording_paused = paused
+        self._changed()
+
     def _changed(self) -> None:
         try:
             self._on_change(self)
@@ -212,6 +217,11 @@ class CallSession:
             if state and state.hold and plan
             else None,
             "holds": list(self.holds),
+            # The recording (started at the first answer, by an agent or the system): "on",
+            # or "paused" while an agent has it muted.
+            "recording": ("paused" if self.recording_paused else "on")
+            if state and (state.answered or state.system_answered)
+            else None,
             # When the last hold ended: the agent's screen says "thank the caller".
             "last_hold_end": state.last_hold_end.isoformat()
             if state and state.last_hold_end
