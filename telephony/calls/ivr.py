@@ -37,6 +37,7 @@ from telephony.ari import (
     ChannelDestroyed,
     ChannelDtmfReceived,
     ChannelEnteredBridge,
+    ChannelHangupRequest,
     Dial,
     Event,
     NotFound,
@@ -65,6 +66,8 @@ VOICEMAIL_PREFIX = "voicemail-"
 # A request about the caller's channel failed with 404: their hangup's event follows
 # within this (a channel leaving the app is "not found" before its StasisEnd arrives).
 CALLER_GONE_WAIT_S = 2.0
+# Q.850 hangup causes of an external leg that never answered -> the Dial status it means.
+_HANGUP_CAUSES = {17: "BUSY", 18: "NOANSWER", 19: "NOANSWER", 21: "BUSY"}
 
 
 class HandOver(Protocol):
@@ -250,6 +253,14 @@ class IvrCalls:
             return True
         if isinstance(event, StasisStart):
             return event.channel.id in self._by_resource  # our external leg entering
+        if isinstance(event, ChannelHangupRequest) and event.channel.id not in self._runs:
+            # An external leg refused before answering: ARI's dial gives no final Dial
+            # status then; the hangup's cause says busy or no answer.
+            other = self._by_resource.get(event.channel.id)
+            status = _HANGUP_CAUSES.get(event.cause or 0)
+            if other is not None and status is not None:
+                other.dial_status(status)
+            return other is not None
         if isinstance(event, StasisEnd | ChannelDestroyed):
             run = self._runs.get(event.channel.id)
             if run is not None:

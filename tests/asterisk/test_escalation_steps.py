@@ -370,3 +370,21 @@ async def test_an_agent_ringing_in_the_queue_stops_when_the_offer_begins(
     stopped_at_ring = 1 + (last.ended_at - record.ringing_at).total_seconds()
     assert abs(stopped_at_ring - offer["ring"]) < 0.1  # stopped as the offer began
     assert (await service.runtime.callbacks.list_tasks()) == []
+
+
+async def test_a_busy_external_number_ends_the_call_and_says_so(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, _ = await steps_service(
+        start_service, sandbox, {"kind": "external", "dial": "+905321110001"}
+    )
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    world.set_customer("+905321110001", PhoneBehaviour(reject=True))
+    leg = await caller(world)
+    await asyncio.wait_for(leg.ended.wait(), MAX_RINGS + 10)  # hung up: nowhere to go
+    record = await ended(service)
+    assert (record.outcome, record.end_reason) == ("no_agent", "external")
+    (step,) = record.escalations or []
+    assert (step["result"], step["number"]) == ("external", "+905321110001")
+    assert step["status"] == "busy"
+    assert len(world.customer_legs["905321110001"]) == 1
