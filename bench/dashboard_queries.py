@@ -86,6 +86,11 @@ def _enrich(db: sqlite3.Connection) -> None:
           SELECT id, id, 'tok-' || id, NULL, 'wav', 1, answered_at, ended_at,
                  CASE WHEN rowid % 50 = 7 THEN 'short' ELSE 'complete' END, '[]', ended_at, 0
           FROM calls WHERE answered_at IS NOT NULL;
+        INSERT INTO call_scripts (call_id, key, version, variant, campaign, reason,
+                                  assigned_at, progress)
+          SELECT id, 'inbound_sale_tr', 1 + rowid % 2, CASE WHEN rowid % 3 = 0 THEN 'B'
+                 ELSE 'A' END, NULL, '[]', answered_at, '{{}}'
+          FROM calls WHERE answered_at IS NOT NULL;
         UPDATE callbacks SET promise = 1, agent_id = 'a' || (id % 50),
           due_at = {ts("julianday('2025-01-01') + (id % 340)")};
         """
@@ -98,7 +103,8 @@ def _enrich(db: sqlite3.Connection) -> None:
 def build(calls: int, contacts: int) -> Path:
     source = history_lookup.CACHE / f"history-{calls}-{contacts}.db"
     history_lookup.build(source, calls, contacts)
-    path = history_lookup.CACHE / f"dashboard-{calls}-{contacts}.db"
+    # v2: with the calls' scripts (issue 7); an older cached database is not reused.
+    path = history_lookup.CACHE / f"dashboard-v2-{calls}-{contacts}.db"
     if path.exists():
         return path
     partial = path.with_suffix(".partial")

@@ -39,10 +39,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from telephony.stats.period import StatsQuery
 from telephony.stats.sql import Dialect, everything
 from telephony.store.holds import OVER_S
-from telephony.store.models import Call, CallAttempt, Callback, CallNote, Hold, Recording
+from telephony.store.models import (
+    Call,
+    CallAttempt,
+    Callback,
+    CallNote,
+    CallScriptRow,
+    Hold,
+    Recording,
+)
+from telephony.store.script_conversion import VariantConversion
 
 DEFAULT_MAX_RINGS = 3
 SEPARATOR = "\x1f"  # between DID and agent in a did_agent key
+SCRIPT_MEASURES = ("calls", "offers", "pending", "sales", "next_steps", "lost")
 
 
 def _share(part: int, whole: int) -> float | None:
@@ -77,6 +87,20 @@ class Figures:
     callbacks_kept: int = 0
     recordings_expected: int = 0
     recordings_complete: int = 0
+    # Per script, version and variant: "key|version|variant|measure" -> calls (measures:
+    # SCRIPT_MEASURES), additive like every counter, so stored days merge exactly.
+    script_outcomes: dict[str, int] = field(default_factory=dict)
+
+    def variants(self) -> list[VariantConversion]:
+        """`script_outcomes` as one conversion row per script, version and variant."""
+        by_variant: dict[tuple[str, int, str], dict[str, int]] = {}
+        for name, count in self.script_outcomes.items():
+            key, version, variant, measure = name.split("|")
+            by_variant.setdefault((key, int(version), variant), {})[measure] = count
+        return [
+            VariantConversion.of(key, version, variant, **{m: c.get(m, 0) for m in SCRIPT_MEASURES})
+            for (key, version, variant), c in sorted(by_variant.items())
+        ]
 
     @property
     def talk_median_s(self) -> float | None:
@@ -133,6 +157,7 @@ class Figures:
                 "complete": self.recordings_complete,
                 "complete_share": _share(self.recordings_complete, self.recordings_expected),
             },
+            "scripts": [v.as_json() for v in self.variants()],
         }
 
 
@@ -299,6 +324,34 @@ class FigureQueries:
             stmt = stmt.where(Callback.agent_id == q.agent)
         return stmt
 
+    def scripts(self, q: StatsQuery) -> Select[Any]:
+        """Per script, version and variant the calls that had it (stored when an agent
+        answered) and their outcomes; the definitions of /api/scripts/conversion."""
+        key = self._key(q, Call.arrived_at, Call.agent_id, Call.did)
+
+        def n(condition: ColumnElement[bool]) -> ColumnElement[Any]:
+            return func.sum(case((condition, 1), else_=0))
+
+        return self._calls_in(
+            q,
+            select(
+                key,
+                CallScriptRow.key.label("script"),
+                CallScriptRow.version,
+                CallScriptRow.variant,
+                func.count().label("calls"),
+                n(CallNote.outcome == "offer_made").label("offers"),
+                n(CallNote.outcome == "pending_purchase").label("pending"),
+                n(CallNote.outcome == "sale").label("sales"),
+                n(CallNote.next_step_at.is_not(None)).label("next_steps"),
+                n(CallNote.outcome == "lost").label("lost"),
+            )
+            .select_from(CallScriptRow)
+            .join(Call, Call.id == CallScriptRow.call_id)
+            .outerjoin(CallNote, CallNote.call_id == CallScriptRow.call_id)
+            .group_by(key, CallScriptRow.key, CallScriptRow.version, CallScriptRow.variant),
+        )
+
     def all_statements(self, q: StatsQuery) -> dict[str, Select[Any]]:
         """Every query of the dashboard, by name (the bench times each)."""
         return {
@@ -310,6 +363,7 @@ class FigureQueries:
             "outcomes": self.outcomes(q),
             "recordings": self.recordings(q),
             "callbacks": self.callbacks(q),
+            "scripts": self.scripts(q),
         }
 
     async def figures(self, q: StatsQuery) -> list[Figures]:
@@ -355,6 +409,11 @@ class FigureQueries:
                 figure = of(r.key)
                 figure.callbacks_due += r.due
                 figure.callbacks_kept += r.kept or 0
+            for r in await conn.execute(self.scripts(q)):
+                outcomes = of(r.key).script_outcomes
+                for measure in SCRIPT_MEASURES:
+                    name = f"{r.script}|{r.version}|{r.variant}|{measure}"
+                    outcomes[name] = outcomes.get(name, 0) + int(getattr(r, measure) or 0)
         return [rows[k] for k in sorted(rows)]
 
     async def _read_calls(self, conn: AsyncConnection, q: StatsQuery, of: Any) -> None:

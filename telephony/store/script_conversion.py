@@ -30,6 +30,26 @@ class VariantConversion:
     low: float | None  # Wilson 95% interval of sales ÷ calls
     high: float | None
 
+    @classmethod
+    def of(
+        cls,
+        key: str,
+        version: int,
+        variant: str,
+        *,
+        calls: int,
+        offers: int,
+        pending: int,
+        sales: int,
+        next_steps: int,
+        lost: int,
+    ) -> VariantConversion:
+        """The counts, and the interval of sales ÷ calls computed from them."""
+        low, high = _interval(sales, calls)
+        return cls(
+            key, version, variant, calls, offers, pending, sales, next_steps, lost, low, high
+        )
+
     @property
     def conversion(self) -> float | None:
         return self.sales / self.calls if self.calls else None
@@ -94,25 +114,20 @@ async def conversion(
         if did is not None:
             stmt = stmt.where(Call.did == did)
     rows = (await conn.execute(stmt)).all()
-    out = []
-    for r in rows:
-        low, high = _interval(int(r.sales), int(r.calls))
-        out.append(
-            VariantConversion(
-                key=r.key,
-                version=r.version,
-                variant=r.variant,
-                calls=int(r.calls),
-                offers=int(r.offers),
-                pending=int(r.pending),
-                sales=int(r.sales),
-                next_steps=int(r.next_steps),
-                lost=int(r.lost),
-                low=low,
-                high=high,
-            )
+    return [
+        VariantConversion.of(
+            r.key,
+            r.version,
+            r.variant,
+            calls=int(r.calls),
+            offers=int(r.offers),
+            pending=int(r.pending),
+            sales=int(r.sales),
+            next_steps=int(r.next_steps),
+            lost=int(r.lost),
         )
-    return out
+        for r in rows
+    ]
 
 
 def _interval(successes: int, n: int) -> tuple[float | None, float | None]:

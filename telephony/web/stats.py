@@ -20,17 +20,16 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telephony.auth.roles import ANY_ROLE
-from telephony.stats.figures import FigureQueries
+from telephony.stats.figures import FigureQueries, Figures
 from telephony.stats.money import MAX_MONTHS, source_costs
 from telephony.stats.period import BadRequest, StatsQuery, parse_query
-from telephony.stats.rollup import RollupFigures
+from telephony.stats.rollup import RollupFigures, add
 from telephony.stats.sql import Unit
 from telephony.store.grading import GradeRejected, GradingStore, UnknownCall
 from telephony.store.models import Agent, Call
 from telephony.store.policy_audit import PolicyAudit
 from telephony.store.spend import AUDIT_KIND, SpendRejected, SpendStore, check_month
 from telephony.web.access import current_session, requires
-from telephony.web.admin_scripts import SCRIPTS_KEY
 from telephony.web.bodies import BadBody, json_object
 
 _MAX_BODY = 16 * 1024
@@ -146,18 +145,16 @@ async def get_figures(request: web.Request) -> web.Response:
         min_talk_s=query.min_talk_s,
     )
     rows = await request.app[STATS_KEY].rollup.figures(query)
-    scripts = request.app.get(SCRIPTS_KEY)
-    variants = (
-        await scripts.conversion(None, query.since, query.until, agent=agent, did=query.did)
-        if scripts is not None
-        else []
-    )
+    whole = Figures(key="")
+    for row in rows:
+        add(whole, row)
     return web.json_response(
         {
             "query": query.as_json(),
             "rows": [row.as_json() for row in rows],
-            # Per script, version and variant (calls by when their script was assigned).
-            "scripts": [v.as_json() for v in variants],
+            # Per script, version and variant over the whole period (pre-aggregated per
+            # closed day like the other figures; each row carries its own too).
+            "scripts": [v.as_json() for v in whole.variants()],
         }
     )
 

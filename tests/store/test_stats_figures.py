@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from telephony.config import AgentConfig
 from telephony.stats.figures import FigureQueries
 from telephony.stats.period import BadRequest, StatsQuery, parse_query
-from telephony.store.models import Callback, CallNote, Hold, Recording
+from telephony.store.models import Callback, CallNote, CallScriptRow, Hold, Recording
 from telephony.store.repo import AttemptRecord, CallStore
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)  # a Monday
@@ -185,6 +185,24 @@ async def seed(store: CallStore, engine: AsyncEngine) -> None:
     await callback(engine, "pending", 0, agent="mehmet")
     await callback(engine, "cancelled", 0)  # not counted
     await callback(engine, "done", 1, promise=False)  # a task, not a promise
+    for call_id, version, variant in (
+        ("c1", 1, "A"),
+        ("c2", 1, "B"),
+        ("c6", 1, "A"),
+        ("c7", 2, "A"),
+    ):
+        await add(
+            engine,
+            CallScriptRow,
+            call_id=call_id,
+            key="inbound_sale_tr",
+            version=version,
+            variant=variant,
+            campaign=None,
+            reason=[],
+            assigned_at=T0,
+            progress={},
+        )
 
 
 def q(days: int = 1, **kwargs: Any) -> StatsQuery:
@@ -286,3 +304,19 @@ def test_parse_query_names_what_is_wrong() -> None:
     for params, message in bad.values():
         with pytest.raises(BadRequest, match=message.replace("(", r"\(")):
             parse_query(params, today=today)
+
+
+async def test_conversion_per_script_version_and_variant(seeded: FigureQueries) -> None:
+    [total] = await seeded.figures(q(days=2))
+    by_variant = {(v["version"], v["variant"]): v for v in total.as_json()["scripts"]}
+    a1, b1, a2 = by_variant[(1, "A")], by_variant[(1, "B")], by_variant[(2, "A")]
+    assert (a1["calls"], a1["sales"], a1["next_steps"]) == (2, 1, 1)  # c1 sale, c6 no note
+    assert a1["conversion"] == 0.5 and a1["ci95"][0] < 0.5 < a1["ci95"][1]
+    assert (b1["calls"], b1["offers"], b1["sales"]) == (1, 1, 0)
+    assert (a2["calls"], a2["sales"]) == (1, 1)  # the second day
+    [ayse] = [f for f in await seeded.figures(q(days=2, group_by="agent")) if f.key == "ayse"]
+    assert {(v["version"], v["variant"]) for v in ayse.as_json()["scripts"]} == {
+        (1, "A"),
+        (1, "B"),
+        (2, "A"),
+    }
