@@ -18,8 +18,9 @@ system answers, every agent still ringing stops (the caller is with the system n
 and an agent answering mid-prompt would cut into it), and the policy waits for the
 step's end (`IvrStepEnded`). A declined callback offer runs the next step at once;
 the others end the call. `max_wait` bounds the ringing and the queue, never an IVR
-step in progress (a caller leaving a message is not cut off): passed during one, it
-ends the call when the step hands back.
+step in progress (a caller leaving a message is not cut off): passed during one, a
+next step that waits for agents (queue, ring_all) is not taken (the apology instead);
+a voicemail or an external number still is.
 
     WAITING --ReserveAgents answered--> OFFERING (1+ agent legs ringing)
     OFFERING --an agent answers--> TALKING --either side hangs up--> ENDED
@@ -457,7 +458,14 @@ class InboundPolicy:
             return new, [*facts, *commands]
         if event.result == "declined":
             state = replace(state, phase=Phase.WAITING)
-            if state.wait_over or state.next_step >= len(state.plan.escalation):
+            steps = state.plan.escalation
+            # Past max_wait the caller waits for no agent again; voicemail or an
+            # external number still serve them.
+            waits = state.next_step < len(steps) and steps[state.next_step].kind in (
+                "queue",
+                "ring_all",
+            )
+            if state.next_step >= len(steps) or (state.wait_over and waits):
                 new, commands = self._give_up(state, now)
             else:
                 new, commands = self._escalate(state, now)

@@ -225,6 +225,15 @@ def test_max_wait_never_cuts_a_step_and_ends_the_call_when_the_step_hands_back(
     assert commands[-1] == m.ReturnToDialplan(channel_id="caller", label="message")
 
 
+def test_past_max_wait_a_declined_offer_still_leads_to_voicemail(
+    policy: InboundPolicy,
+) -> None:
+    state, _ = ringing_then_deadline(policy, OFFER, VOICEMAIL)
+    state, _ = policy.decide(state, m.TimerFired(key="max_wait"), at(60))
+    state, commands = policy.decide(state, ended(state, "declined"), at(61))
+    assert commands[-1] == m.RunIvrStep(step_id="c1-esc2", kind="voicemail", channel_id="caller")
+
+
 def test_a_step_that_could_not_run_hands_the_caller_to_the_apology(
     policy: InboundPolicy,
 ) -> None:
