@@ -577,8 +577,8 @@ class IvrRun:
 
     async def _hand_back(self, route: m.Route, record: dict[str, Any], report: StepReport) -> None:
         """An escalation step's end: the node's own action, then the call is told (once,
-        whatever happens here) before the caller is hung up, so the call stores what the
-        step did before it can see the hangup."""
+        whatever happens here). The caller's hangup events come to this run until it
+        ends, so the call learns what the step did before it can see the hangup."""
         result = "failed"
         detail: dict[str, Any] = {}
         rest = self.owner._rest
