@@ -388,3 +388,31 @@ async def test_a_busy_external_number_ends_the_call_and_says_so(
     assert (step["result"], step["number"]) == ("external", "+905321110001")
     assert step["status"] == "busy"
     assert len(world.customer_legs["905321110001"]) == 1
+
+
+async def test_three_callers_in_the_offer_at_once_each_get_their_own_end(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    # Two agents, three callers, nobody answers: all three reach the offer; their keys
+    # and ends never mix.
+    service, prompts = await steps_service(start_service, sandbox, OFFER, VOICEMAIL)
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    numbers = ["+905551110001", "+905551110002", "+905551110003"]
+    takes, declines, leaves = [await caller(world, n) for n in numbers]
+    for leg in (takes, declines, leaves):
+        await answered_at_the_deadline(leg)
+    await prompts.count(3)  # three offers
+    await world.press(takes, "1")
+    await world.press(declines, "2")
+    await world.hangup(leaves)
+    await prompts.count(5)  # the confirmation question, the voicemail prompt
+    await world.press(takes, "1")
+    await asyncio.wait_for(takes.ended.wait(), 15)
+    await world.hangup(declines)
+    took, declined, left = [await ended(service, n) for n in numbers]
+    assert (took.end_reason, took.escalations[-1]["result"]) == ("callback", "callback")  # type: ignore[index]
+    assert [s["step"] for s in declined.escalations or []] == ["callback_offer", "voicemail"]
+    assert declined.escalations[0]["keys"] == "2"  # type: ignore[index]
+    assert (left.outcome, (left.escalations or [])[0]["result"]) == ("abandoned", "abandoned")
+    tasks = await service.runtime.callbacks.list_tasks()
+    assert [(t.number, t.call_id) for t in tasks] == [(numbers[0], took.id)]
