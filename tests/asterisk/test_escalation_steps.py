@@ -147,7 +147,8 @@ async def test_at_the_deadline_the_caller_takes_the_callback_offer(
     await world.press(leg, "1")
     await prompts.count(2)  # "press 1 for this number, or key another and #"
     await world.press(leg, "1")
-    await asyncio.wait_for(leg.ended.wait(), 15)  # thanked, then hung up
+    await prompts.over(3)  # "thank you, we will call you back": played to its end
+    await asyncio.wait_for(leg.ended.wait(), 15)  # then hung up
     record = await ended(service)
     assert (record.outcome, record.end_reason) == ("no_agent", "callback")
     assert record.system_answered_at is not None and record.answered_ring is None
