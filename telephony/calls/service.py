@@ -316,8 +316,8 @@ class CallService:
             for s in self._sessions.values()
             if s.state is not None
             and s.state.system_answered
-            and not s.ended
-            and s.state.phase is not Phase.TALKING
+            # Not talking, and not with an IVR step (an offer, a voicemail) either.
+            and s.state.phase in (Phase.WAITING, Phase.OFFERING)
         ]
         return 1 + sum(1 for s in queued if s.arrived_at < me.arrived_at)
 
