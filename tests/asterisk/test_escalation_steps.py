@@ -225,7 +225,7 @@ async def test_the_external_step_dials_out_and_bridges_caller_and_far_end(
     await asyncio.wait_for(far.ended.wait(), 5)  # the far end is hung up with the caller
     record = await ended(service)
     assert (record.outcome, record.end_reason) == ("no_agent", "external")
-    assert record.agent_id is None or record.answered_at is None  # none of our agents
+    assert record.answered_at is None  # none of our agents answered
     (step,) = record.escalations or []
     assert (step["step"], step["result"]) == ("external", "external")
     assert (step["number"], step["status"]) == ("+905321110000", "answered")
@@ -417,3 +417,28 @@ async def test_three_callers_in_the_offer_at_once_each_get_their_own_end(
     assert (left.outcome, (left.escalations or [])[0]["result"]) == ("abandoned", "abandoned")
     tasks = await service.runtime.callbacks.list_tasks()
     assert [(t.number, t.call_id) for t in tasks] == [(numbers[0], took.id)]
+
+
+async def test_the_external_step_may_dial_a_dial_string(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    # A desk phone outside the agent pool (PJSIP/agent2003): dialled as it is.
+    service, _ = await steps_service(
+        start_service, sandbox, {"kind": "external", "dial": "PJSIP/agent2003"}
+    )
+    set_phones(world, PhoneBehaviour(answer_after=None, listen=False))
+    world.set_phone("2003", PhoneBehaviour(answer_after=0.3, listen=False))
+    leg = await caller(world)
+
+    async def answered() -> Leg | None:
+        legs = world.phone_legs.get("2003", [])
+        return legs[0] if legs and legs[0].answered.is_set() else None
+
+    phone = await eventually(answered, MAX_RINGS + 10, "the desk phone to answer")
+    await asyncio.sleep(0.5)
+    await world.hangup(leg)
+    await asyncio.wait_for(phone.ended.wait(), 5)
+    record = await ended(service)
+    (step,) = record.escalations or []
+    assert (step["number"], step["status"]) == ("PJSIP/agent2003", "answered")
+    assert (record.end_reason, record.answered_at) == ("external", None)  # no agent of ours
