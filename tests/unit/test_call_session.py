@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from telephony.calls.session import CallSession
 from telephony.policy.inbound import InboundPolicy, Limits, Phase
 from telephony.policy.messages import (
@@ -82,3 +84,32 @@ async def test_a_stuck_call_does_not_delay_another() -> None:
     slow.feed(CallerHungUp())
     await asyncio.wait_for(slow.done.wait(), 1)
     await asyncio.gather(*tasks)
+
+
+async def test_a_database_far_behind_never_loses_a_calls_writes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The call ends while its last write is still waiting for the database, past the
+    flush window: the write goes on behind the call and lands (it used to be cancelled)."""
+    monkeypatch.setattr("telephony.calls.session.WRITE_FLUSH_S", 0.05)
+    released = asyncio.Event()
+    written: list[str] = []
+
+    async def slow_write() -> None:
+        await released.wait()
+        written.append("end")
+
+    executor = RecordingExecutor()
+    writers: set[asyncio.Task[None]] = set()
+    session = make_session("behind", executor)
+    session._writers = writers
+    task = asyncio.create_task(session.run())
+    session.write_later("the call's end", slow_write)
+    session.feed(AgentAnswered(channel_id="behind-agent-1"))
+    session.feed(CallerHungUp())
+    await asyncio.wait_for(session.done.wait(), 1)  # the call is over...
+    await task
+    assert written == [] and len(writers) == 1  # ...its write still on its way
+    released.set()
+    await asyncio.wait(set(writers), timeout=1)
+    assert written == ["end"]
