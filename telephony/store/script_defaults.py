@@ -10,7 +10,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telephony.scripts.model import Campaign, Language, MatchRule, Release, Script
-from telephony.store.models import ScriptCampaignRow, ScriptRow, ScriptRuleRow, ScriptVersionRow
+from telephony.store.models import ScriptCampaignRow, ScriptRow, ScriptVersionRow
 from telephony.store.script_records import (
     DEFAULT_KIND,
     Defaults,
@@ -19,6 +19,7 @@ from telephony.store.script_records import (
     read_default_script,
     read_rules,
     write_release,
+    write_rule,
 )
 
 
@@ -138,14 +139,7 @@ async def load_defaults(
                 }
             )
             position = len(rules)
-            await conn.execute(
-                insert(ScriptRuleRow).values(
-                    position=position,
-                    name=rule.name,
-                    when=rule.when.model_dump(mode="json"),
-                    script=rule.script,
-                )
-            )
+            await write_rule(conn, position, rule)
             await audit(
                 conn,
                 who,

@@ -174,6 +174,18 @@ async def read_rules(conn: AsyncConnection) -> list[MatchRule]:
     ]
 
 
+async def write_rule(conn: AsyncConnection, position: int, rule: MatchRule) -> None:
+    """One matching rule at its place in the order."""
+    await conn.execute(
+        insert(ScriptRuleRow).values(
+            position=position,
+            name=rule.name,
+            when=rule.when.model_dump(mode="json"),
+            script=rule.script,
+        )
+    )
+
+
 async def read_releases(conn: AsyncConnection, key: str | None = None) -> dict[str, Release]:
     """The release in force (newest row) per script, or of one script."""
     newest = select(func.max(ScriptReleaseRow.id).label("id")).group_by(ScriptReleaseRow.key)

@@ -67,6 +67,7 @@ from telephony.store.script_records import (
     usable,
     version_info,
     write_release,
+    write_rule,
 )
 
 __all__ = [
@@ -490,14 +491,7 @@ class ScriptStore:
             old = await read_rules(conn)
             await conn.execute(delete(ScriptRuleRow))
             for position, rule in enumerate(rules):
-                await conn.execute(
-                    insert(ScriptRuleRow).values(
-                        position=position,
-                        name=rule.name,
-                        when=rule.when.model_dump(mode="json"),
-                        script=rule.script,
-                    )
-                )
+                await write_rule(conn, position, rule)
             await audit(
                 conn,
                 who,
