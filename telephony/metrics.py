@@ -10,11 +10,10 @@ services in one process.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -25,19 +24,6 @@ from telephony.alarms import Alarm
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The pop's target is tens of milliseconds; the tail shows load.
 POP_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-
-
-class WatchedSession(Protocol):
-    call_id: str
-    escalations: list[dict[str, Any]]
-    done: asyncio.Event
-
-    @property
-    def ended(self) -> bool: ...
-
-
-class Watched(Protocol):
-    on_change: Callable[[Any], None]
 
 
 @dataclass(frozen=True)
@@ -73,7 +59,6 @@ class Metrics:
         )
         self._collector = _LiveCollector(live)
         self.registry.register(self._collector)
-        self._escalations_seen: dict[str, int] = {}
 
     def count_sockets(self, sockets: Callable[[], int]) -> None:
         """The web app's open WebSockets (known once the app exists)."""
@@ -88,33 +73,8 @@ class Metrics:
     def on_pop(self, arrived_at: datetime, sent_at: datetime) -> None:
         self.pop_latency.observe(max((sent_at - arrived_at).total_seconds(), 0.0))
 
-    def watch(self, calls: Watched) -> None:
-        """Be told of every call's change, after whoever watches already."""
-        before = calls.on_change
-
-        def both(session: Any) -> None:
-            before(session)
-            self.on_call(session)
-
-        calls.on_change = both
-
-    def on_call(self, session: WatchedSession) -> None:
-        self._count_escalations(session)
-        if session.ended and session.call_id in self._escalations_seen:
-            # The last step (a message) is stored after the change that ended the
-            # call: count what is left once the call's task is over.
-            asyncio.get_running_loop().create_task(self._after_end(session))
-
-    async def _after_end(self, session: WatchedSession) -> None:
-        await session.done.wait()
-        self._count_escalations(session)
-        self._escalations_seen.pop(session.call_id, None)
-
-    def _count_escalations(self, session: WatchedSession) -> None:
-        seen = self._escalations_seen.setdefault(session.call_id, 0)
-        for step in session.escalations[seen:]:
-            self.escalations.labels(step=str(step.get("step", "unknown"))).inc()
-        self._escalations_seen[session.call_id] = len(session.escalations)
+    def on_escalation(self, step: str) -> None:
+        self.escalations.labels(step=step).inc()
 
 
 class _LiveCollector(Collector):

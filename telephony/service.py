@@ -187,7 +187,7 @@ class Runtime:
         self.calls.outbound = self.outbound
         self.ivr.attach(self.calls, rest)
         self.push.watch(self.calls)
-        self.metrics.watch(self.calls)
+        self.calls.on_escalation = self.metrics.on_escalation
         loop = asyncio.get_running_loop()
         scheduler = loop.create_task(self.outbound.run())
         housekeeping = [

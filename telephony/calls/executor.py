@@ -64,6 +64,7 @@ class CommandExecutor:
         recorder: Recorder | None = None,
         holds: HoldStore | None = None,
         ivr_steps: IvrSteps | None = None,
+        on_escalation: Callable[[str], None] = lambda step: None,
         # Rides out ~15 s of Asterisk being unreachable (a network blip, the ARI socket
         # cut): the call's own task waits, its events queue up behind, nothing is lost.
         retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0),
@@ -76,6 +77,7 @@ class CommandExecutor:
         self._app = app
         self._clock = clock
         self._on_end = on_end
+        self._on_escalation = on_escalation  # told each step's kind as it is taken
         self._on_agent_channel = on_agent_channel
         self._queue = queue or QueueInfo()
         self._recorder = recorder
@@ -237,6 +239,7 @@ class CommandExecutor:
     async def _store_update(self, session: CallSession, fields: dict[str, Any]) -> None:
         if "escalation" in fields:  # steps accumulate: the store keeps the whole list
             session.escalations.append(fields["escalation"])
+            self._on_escalation(str(fields["escalation"].get("step", "unknown")))
             fields = {**fields, "escalations": list(session.escalations)}
             del fields["escalation"]
         if "escalation_result" in fields:  # how the latest step ended, on its entry

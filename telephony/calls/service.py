@@ -131,6 +131,8 @@ class CallService:
         self.ivr: IvrHook | None = None
         # Told of every call's state changes (the agents' screens); must not block.
         self.on_change: Callable[[CallSession], None] = lambda session: None
+        # Told the kind of each escalation step as a call takes it (the metrics).
+        self.on_escalation: Callable[[str], None] = lambda step: None
         self.queue = QueueInfo(self.queue_position)
         self._executor = CommandExecutor(
             rest=rest,
@@ -144,6 +146,7 @@ class CallService:
             recorder=recorder,
             holds=holds,
             ivr_steps=self._run_ivr_step,
+            on_escalation=lambda step: self.on_escalation(step),
         )
 
     # --- events -----------------------------------------------------------------

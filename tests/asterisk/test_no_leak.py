@@ -61,7 +61,6 @@ async def test_no_per_call_state_outlives_its_calls(
         "tasks": len(calls._tasks),
         "pop tracks": len(runtime.push.pops._calls),
         "recording checks": len(runtime.recorder._checks),
-        "metrics": len(runtime.metrics._escalations_seen),
         "CallSession objects": len(sessions),
     }
     assert left == dict.fromkeys(left, 0)

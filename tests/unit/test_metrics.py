@@ -3,10 +3,8 @@ Grafana dashboard naming only what is exported."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -68,38 +66,13 @@ def test_alarms_and_pops_are_counted() -> None:
     assert now["thirdring_pop_latency_seconds_bucket[le=0.005]"] == 1
 
 
-class FakeSession:
-    def __init__(self, call_id: str) -> None:
-        self.call_id = call_id
-        self.escalations: list[dict[str, Any]] = []
-        self.done = asyncio.Event()
-        self.ended = False
-
-
-class FakeCalls:
-    def __init__(self) -> None:
-        self.told: list[str] = []
-        self.on_change: Callable[[Any], None] = lambda session: self.told.append(session.call_id)
-
-
-async def test_escalations_are_counted_once_each_even_after_the_end() -> None:
+def test_escalations_are_counted_by_step() -> None:
     metrics = live([])
-    calls = FakeCalls()
-    metrics.watch(calls)
-    session = FakeSession("c1")
-    session.escalations.append({"step": "ring_all", "ring": 3.0})
-    calls.on_change(session)
-    calls.on_change(session)  # a change without a new step
-    session.ended = True
-    calls.on_change(session)
-    session.escalations.append({"step": "message", "ring": 5.0})  # stored after the end
-    session.done.set()
-    await asyncio.sleep(0)
-    await asyncio.sleep(0)
+    for step in ("ring_all", "queue", "queue"):
+        metrics.on_escalation(step)
     now = values(metrics)
     assert now["thirdring_escalations_total[step=ring_all]"] == 1
-    assert now["thirdring_escalations_total[step=message]"] == 1
-    assert calls.told == ["c1", "c1", "c1"]  # the watcher before is still told
+    assert now["thirdring_escalations_total[step=queue]"] == 2
 
 
 def test_the_dashboard_names_only_exported_metrics() -> None:
