@@ -136,6 +136,9 @@ class Runtime:
     def live_calls(self) -> list[dict[str, Any]]:
         return self.calls.live_calls() if self.calls else []
 
+    def calls_writing(self) -> int:
+        return self.calls.calls_writing() if self.calls else 0
+
     async def db_ok(self) -> bool:
         return await check(self.engine)
 

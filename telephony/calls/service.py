@@ -330,6 +330,10 @@ class CallService:
     def live_calls(self) -> list[dict[str, Any]]:
         return [s.snapshot() for s in self._sessions.values() if not s.ended]
 
+    def calls_writing(self) -> int:
+        """Calls whose store writes are still running (an ended call's may be behind)."""
+        return len(self._writers)
+
     async def close(self) -> None:
         """Stop our tasks; the calls themselves go on in Asterisk and are adopted later."""
         for task in list(self._tasks):
