@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -119,7 +119,7 @@ class CommandExecutor:
             case m.RingCaller(channel_id=channel):
                 # Not awaited: the agent's dial and the screen pop need not wait for the
                 # caller's 180. The answer waits for it (see below).
-                session.ringing = asyncio.create_task(self._quietly(rest.ring(channel)))
+                session.ringing = asyncio.create_task(self._ring(session, channel))
             case m.AnswerCaller(channel_id=channel):
                 if session.ringing is not None:  # a ring after the answer would be a tone
                     await session.ringing
@@ -203,12 +203,15 @@ class CommandExecutor:
                 self._on_end(session)
         return None
 
-    @staticmethod
-    async def _quietly(request: Awaitable[None]) -> None:
+    async def _ring(self, session: CallSession, channel: str) -> None:
+        """Ring the caller and tell the call when the 180 left: its rings count from there."""
+        sent_at = self._clock()
         try:
-            await request
+            await self._rest.ring(channel)
         except AriError as error:  # the caller may have gone already: their call ends
             log.info("call.ring_failed", error=str(error))
+            return
+        session.feed(m.CallerRingSent(at=sent_at))
 
     async def _why_bridging_failed(
         self, session: CallSession, command: m.BridgeCall, error: AriError

@@ -216,6 +216,26 @@ class InboundPolicy:
             return min(limit, max(deadline, state.ringing_since))
         return limit
 
+    def _ring_sent(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
+        """The caller's rings count from their 180, not from the call's start (in a burst
+        the 180 leaves later): the deadline, `min_rings` and the agents' limits move with it."""
+        assert isinstance(event, m.CallerRingSent)
+        if event.at <= state.ringing_since or state.next_step > 0 or state.system_answered:
+            return state, []
+        state = replace(state, ringing_since=event.at)
+        commands: list[m.Command] = [
+            m.RecordFacts(fields={"ringing_at": event.at}),
+            m.StartTimer(key=DEADLINE, at=event.at + state.plan.deadline),
+        ]
+        if not state.put_through:
+            at = event.at + state.plan.cycle * state.plan.min_rings
+            commands.append(m.StartTimer(key=PUT_THROUGH, at=at))
+        for leg in state.legs:
+            rings_from = leg.ringing_at or leg.started_at + self.limits.ring_start_grace
+            at = self._agent_limit(state, rings_from)
+            commands.append(m.StartTimer(key=f"{AGENT_RING}:{leg.attempt}", at=at))
+        return state, commands
+
     def _nobody(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
         state = replace(state, asking=False)
         if state.legs:
@@ -586,6 +606,7 @@ _TABLE: dict[tuple[Phase, type], Handler] = {
     **{(p, m.AgentsReserved): InboundPolicy._reserved for p in _RINGING},
     **{(p, m.NoAgentAvailable): InboundPolicy._nobody for p in _RINGING},
     **{(p, m.AgentRinging): InboundPolicy._leg_ringing for p in _RINGING},
+    **{(p, m.CallerRingSent): InboundPolicy._ring_sent for p in _RINGING},
     **{(p, m.AgentAnswered): InboundPolicy._answered for p in _RINGING},
     **{(p, m.AgentLegEnded): InboundPolicy._leg_ended for p in _LIVE},
     **{(p, m.TimerFired): InboundPolicy._timer for p in _LIVE},
@@ -600,6 +621,7 @@ _TABLE: dict[tuple[Phase, type], Handler] = {
     **{(p, e): InboundPolicy._nothing for p in _RINGING for e in _HOLD_EVENTS},
     (Phase.TALKING, m.AgentRinging): InboundPolicy._nothing,
     (Phase.TALKING, m.AgentAnswered): InboundPolicy._nothing,
+    (Phase.TALKING, m.CallerRingSent): InboundPolicy._nothing,
     # The report of an IVR step that already handed back (a repeat) changes nothing.
     **{(p, m.IvrStepEnded): InboundPolicy._nothing for p in _LIVE},
     # An IVR step runs: the legs it stopped may still say something; nothing else rings.
@@ -617,6 +639,7 @@ _TABLE: dict[tuple[Phase, type], Handler] = {
             m.AgentAnswered,
             m.AgentLegEnded,
             m.AnnouncementDone,
+            m.CallerRingSent,
             *_HOLD_EVENTS,
         )
     },

@@ -58,6 +58,13 @@ class TimerFired(Message):
     key: str
 
 
+class CallerRingSent(Message):
+    """The caller's 180 was handed to Asterisk at `at`: the caller's ringback starts
+    there, which in a burst of arrivals is later than the call's start."""
+
+    at: datetime
+
+
 class AnnouncementDone(Message):
     """The queue announcement to the caller finished."""
 
@@ -106,6 +113,7 @@ CallEvent = (
     | AgentLegEnded
     | CallerHungUp
     | TimerFired
+    | CallerRingSent
     | AnnouncementDone
     | CallLost
     | HoldRequested

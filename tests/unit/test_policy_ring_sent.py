@@ -1,0 +1,91 @@
+"""The caller's rings count from the 180 actually sent (`CallerRingSent`), not from the
+call's start: in a burst of arrivals the 180 leaves later. Fake clock, no I/O."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from telephony.policy import messages as m
+from telephony.policy.inbound import CallState, InboundPolicy, Limits, Phase, RingPlan
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+LIMITS = Limits(no_agent_retry=timedelta(seconds=2), max_wait=timedelta(seconds=60))
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def plan(*, min_rings: float = 0, agent_rings: float = 3) -> RingPlan:
+    # A 2-second cycle: 3 rings = the deadline 6 s after the caller's ringback starts.
+    return RingPlan(
+        cadence="t",
+        cycle=timedelta(seconds=2),
+        max_rings=3,
+        min_rings=min_rings,
+        agent_rings=agent_rings,
+    )
+
+
+@pytest.fixture
+def policy() -> InboundPolicy:
+    return InboundPolicy(LIMITS)
+
+
+def timers(commands: list[m.Command]) -> dict[str, datetime]:
+    return {c.key: c.at for c in commands if isinstance(c, m.StartTimer)}
+
+
+def offered(policy: InboundPolicy, **kwargs: Any) -> CallState:
+    state, _ = policy.start("c1", "caller", T0, plan(**kwargs))
+    agent = m.AgentOffer(agent_id="ayse", endpoint="PJSIP/ayse")
+    state, _ = policy.decide(state, m.AgentsReserved(agents=(agent,)), T0)
+    return state
+
+
+def test_the_deadline_moves_to_the_180_sent(policy: InboundPolicy) -> None:
+    state = offered(policy)
+    state, commands = policy.decide(state, m.CallerRingSent(at=at(0.15)), at(0.16))
+    assert state.ringing_since == at(0.15)
+    assert timers(commands)["deadline"] == at(6.15)
+    assert m.RecordFacts(fields={"ringing_at": at(0.15)}) in commands
+    # The agent's phone, capped by the caller's deadline, is given up with it, not before.
+    assert timers(commands)["agent_ring:1"] == at(6.15)
+
+
+def test_an_agent_ringing_already_keeps_their_own_limit_when_it_is_shorter(
+    policy: InboundPolicy,
+) -> None:
+    state = offered(policy, agent_rings=1)
+    state, _ = policy.decide(state, m.AgentRinging(channel_id="c1-agent-1"), at(0.1))
+    state, commands = policy.decide(state, m.CallerRingSent(at=at(0.2)), at(0.2))
+    assert timers(commands)["agent_ring:1"] == at(2.1)  # 1 ring from their phone's ringing
+
+
+def test_min_rings_count_from_the_180_too(policy: InboundPolicy) -> None:
+    state, _ = policy.start("c1", "caller", T0, plan(min_rings=1))
+    assert not state.put_through
+    state, commands = policy.decide(state, m.CallerRingSent(at=at(0.3)), at(0.3))
+    assert timers(commands) == {"deadline": at(6.3), "put_through": at(2.3)}
+
+
+def test_a_ring_sent_no_later_than_the_start_changes_nothing(policy: InboundPolicy) -> None:
+    state = offered(policy)
+    assert policy.decide(state, m.CallerRingSent(at=T0), T0) == (state, [])
+
+
+def test_after_the_deadline_has_escalated_the_ring_changes_nothing(policy: InboundPolicy) -> None:
+    state = offered(policy)
+    state, _ = policy.decide(state, m.TimerFired(key="deadline"), at(6))
+    assert state.next_step == 1
+    assert policy.decide(state, m.CallerRingSent(at=at(0.2)), at(6.1)) == (state, [])
+
+
+def test_a_ring_reported_after_the_answer_changes_nothing(policy: InboundPolicy) -> None:
+    state = offered(policy)
+    state, _ = policy.decide(state, m.AgentAnswered(channel_id="c1-agent-1"), at(1))
+    assert state.phase is Phase.TALKING
+    assert policy.decide(state, m.CallerRingSent(at=at(0.2)), at(1.1)) == (state, [])
