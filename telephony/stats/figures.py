@@ -29,8 +29,10 @@ Definitions (the README repeats them):
 
 from __future__ import annotations
 
+import asyncio
+from bisect import bisect_left
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from statistics import median
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, literal, or_, select
@@ -73,7 +75,9 @@ class Figures:
     missed: int = 0
     talked: int = 0
     talk_s_total: float = 0.0
-    talk_s_counts: dict[int, int] = field(default_factory=dict)  # whole seconds -> calls
+    # Each talked call's whole seconds (not a histogram: merging stored days is then
+    # list.extend and one sort, both in C; the median and effective calls stay exact).
+    talk_s: list[int] = field(default_factory=list)
     effective: int = 0
     holds: int = 0
     hold_s_total: float = 0.0
@@ -87,29 +91,46 @@ class Figures:
     callbacks_kept: int = 0
     recordings_expected: int = 0
     recordings_complete: int = 0
-    # Per script, version and variant: "key|version|variant|measure" -> calls (measures:
-    # SCRIPT_MEASURES), additive like every counter, so stored days merge exactly.
-    script_outcomes: dict[str, int] = field(default_factory=dict)
+    # Per script, version and variant ("key|version|variant"): calls per measure, in the
+    # order of SCRIPT_MEASURES; additive like every counter, so stored days merge exactly.
+    scripts: dict[str, list[int]] = field(default_factory=dict)
+
+    def add_scripts(self, scripts: dict[str, list[int]]) -> None:
+        for name, counts in scripts.items():
+            mine = self.scripts.get(name)
+            self.scripts[name] = (
+                list(counts) if mine is None else [a + b for a, b in zip(mine, counts, strict=True)]
+            )
 
     def variants(self) -> list[VariantConversion]:
-        """`script_outcomes` as one conversion row per script, version and variant."""
+        """`scripts` as one conversion row per script, version and variant."""
         by_variant: dict[tuple[str, int, str], dict[str, int]] = {}
-        for name, count in self.script_outcomes.items():
-            key, version, variant, measure = name.split("|")
-            by_variant.setdefault((key, int(version), variant), {})[measure] = count
+        for name, counts in self.scripts.items():
+            key, version, variant = name.split("|")
+            by_variant[(key, int(version), variant)] = dict(
+                zip(SCRIPT_MEASURES, counts, strict=True)
+            )
         return [
-            VariantConversion.of(key, version, variant, **{m: c.get(m, 0) for m in SCRIPT_MEASURES})
+            VariantConversion.of(key, version, variant, **c)
             for (key, version, variant), c in sorted(by_variant.items())
         ]
 
+    def sorted_talk(self) -> list[int]:
+        """`talk_s`, sorted in place (cheap when it already is)."""
+        self.talk_s.sort()
+        return self.talk_s
+
+    def talked_at_least(self, seconds: int) -> int:
+        talk = self.sorted_talk()
+        return len(talk) - bisect_left(talk, seconds)
+
     @property
     def talk_median_s(self) -> float | None:
-        if not self.talk_s_counts:
+        talk = self.sorted_talk()
+        if not talk:
             return None
-        values: list[int] = []
-        for seconds, count in sorted(self.talk_s_counts.items()):
-            values.extend([seconds] * count)
-        return float(median(values))
+        middle = len(talk) // 2
+        return float(talk[middle]) if len(talk) % 2 else (talk[middle - 1] + talk[middle]) / 2
 
     def as_json(self) -> dict[str, Any]:
         median_s = self.talk_median_s
@@ -371,49 +392,19 @@ class FigureQueries:
         rows: dict[str, Figures] = {}
 
         def of(key: Any) -> Figures:
-            return rows.setdefault(str(key), Figures(key=str(key)))
+            figures = rows.get(str(key))
+            if figures is None:  # built only when new: a call per result row
+                figures = rows[str(key)] = Figures(key=str(key))
+            return figures
 
-        async with self._engine.connect() as conn:
-            await self._read_calls(conn, q, of)
-            for r in await conn.execute(self.talk_seconds(q)):
-                figure = of(r.key)
-                second = max(int(r.s or 0), 0)
-                figure.talk_s_counts[second] = figure.talk_s_counts.get(second, 0) + r.n
-            for r in await conn.execute(self.escalations(q)):
-                steps = r.escalations if isinstance(r.escalations, list) else []
-                if not steps:
-                    continue
-                figure = of(r.key)
-                figure.escalated += 1
-                for step in steps:
-                    name = str(step.get("step", "")) if isinstance(step, dict) else ""
-                    figure.escalations_by_step[name] = figure.escalations_by_step.get(name, 0) + 1
-            for r in await conn.execute(self.missed(q)):
-                of(r.key).missed += r.n
-            for r in await conn.execute(self.holds(q)):
-                figure = of(r.key)
-                figure.holds += r.holds or 0
-                figure.hold_s_total += float(r.s or 0.0)
-                figure.holds_over_30s += r.over or 0
-                figure.abandoned_on_hold += r.hung_up or 0
-            for r in await conn.execute(self.outcomes(q)):
-                figure = of(r.key)
-                figure.offers += r.offers or 0
-                figure.pending += r.pending or 0
-                figure.sales += r.sales or 0
-                figure.lost += r.lost or 0
-                figure.next_step_dated += r.dated or 0
-            for r in await conn.execute(self.recordings(q)):
-                of(r.key).recordings_complete += r.n
-            for r in await conn.execute(self.callbacks(q)):
-                figure = of(r.key)
-                figure.callbacks_due += r.due
-                figure.callbacks_kept += r.kept or 0
-            for r in await conn.execute(self.scripts(q)):
-                outcomes = of(r.key).script_outcomes
-                for measure in SCRIPT_MEASURES:
-                    name = f"{r.script}|{r.version}|{r.variant}|{measure}"
-                    outcomes[name] = outcomes.get(name, 0) + int(getattr(r, measure) or 0)
+        async def read(part: Callable[[AsyncConnection, StatsQuery, Any], Awaitable[None]]) -> None:
+            async with self._engine.connect() as conn:
+                await part(conn, q, of)
+
+        # Two connections at once: the database runs one half's queries while Python
+        # reads the other half's rows (each half in its own snapshot, as PostgreSQL's
+        # READ COMMITTED gives each query anyway).
+        await asyncio.gather(read(self._read_calls), read(self._read_outcomes))
         return [rows[k] for k in sorted(rows)]
 
     async def _read_calls(self, conn: AsyncConnection, q: StatsQuery, of: Any) -> None:
@@ -430,3 +421,40 @@ class FigureQueries:
             if r.ring is not None:
                 ring = max(int(r.ring), 0)
                 figure.abandoned_at_ring[ring] = figure.abandoned_at_ring.get(ring, 0) + r.abandoned
+        for r in await conn.execute(self.talk_seconds(q)):
+            of(r.key).talk_s.extend([max(int(r.s or 0), 0)] * r.n)
+        for r in await conn.execute(self.escalations(q)):
+            steps = r.escalations if isinstance(r.escalations, list) else []
+            if not steps:
+                continue
+            figure = of(r.key)
+            figure.escalated += 1
+            for step in steps:
+                name = str(step.get("step", "")) if isinstance(step, dict) else ""
+                figure.escalations_by_step[name] = figure.escalations_by_step.get(name, 0) + 1
+        for r in await conn.execute(self.missed(q)):
+            of(r.key).missed += r.n
+        for r in await conn.execute(self.holds(q)):
+            figure = of(r.key)
+            figure.holds += r.holds or 0
+            figure.hold_s_total += float(r.s or 0.0)
+            figure.holds_over_30s += r.over or 0
+            figure.abandoned_on_hold += r.hung_up or 0
+
+    async def _read_outcomes(self, conn: AsyncConnection, q: StatsQuery, of: Any) -> None:
+        for r in await conn.execute(self.outcomes(q)):
+            figure = of(r.key)
+            figure.offers += r.offers or 0
+            figure.pending += r.pending or 0
+            figure.sales += r.sales or 0
+            figure.lost += r.lost or 0
+            figure.next_step_dated += r.dated or 0
+        for r in await conn.execute(self.recordings(q)):
+            of(r.key).recordings_complete += r.n
+        for r in await conn.execute(self.callbacks(q)):
+            figure = of(r.key)
+            figure.callbacks_due += r.due
+            figure.callbacks_kept += r.kept or 0
+        for r in await conn.execute(self.scripts(q)):
+            counts = [int(getattr(r, measure) or 0) for measure in SCRIPT_MEASURES]
+            of(r.key).add_scripts({f"{r.script}|{r.version}|{r.variant}": counts})

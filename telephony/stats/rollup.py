@@ -1,40 +1,42 @@
-"""The figures pre-aggregated per closed UTC day, DID and agent, so a month or a
-quarter reads a few thousand rows instead of every call (see the bench figures in
-the README).
+"""The figures pre-aggregated per closed UTC day and per closed ISO week, DID and
+agent, so a month or a quarter reads a few hundred rows instead of every call (see
+the bench figures in the README).
 
 A day is aggregated the first time a request covers it after it ended, with the
 same queries as the live figures (grouped by DID and agent); today is always live.
-Figures that change after the day (an outcome set later, a recording checked, a
-callback done) are caught by `keep_fresh`, which recomputes the last `FRESH_DAYS`
-closed days every few minutes; older days are recomputed by `refresh`. Every counter
-is additive, and the talk time is kept as a histogram of whole seconds, so medians
-and effective calls (talk >= a minimum of whole seconds) stay exact after merging.
+A week (Monday to Sunday) is the sum of its seven stored days, rebuilt whenever one
+of them is; a request reads a week's rows for each whole week of its range that falls
+in one of its groups (not when grouped by day), and day rows for the rest. Figures
+that change after the day (an outcome set later, a recording checked, a callback
+done) are caught by `keep_fresh`, which recomputes the last `FRESH_DAYS` closed days
+every few minutes; older days are recomputed by `refresh`. Every counter is additive
+and talk is kept call by call (to the second), so medians and effective calls stay
+exact after merging (telephony.stats.stored).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable
-from dataclasses import fields
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import structlog
-from sqlalchemy import ColumnElement, Select, delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import ColumnElement, Select, delete, func, insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telephony.stats.figures import SEPARATOR, FigureQueries, Figures
 from telephony.stats.period import StatsQuery
-from telephony.store.models import StatsDaily, StatsDay
+from telephony.stats.stored import add, add_json, to_json
+from telephony.store.models import StatsDaily, StatsDay, StatsWeekly
 
 FRESH_DAYS = 35
 # In a stored row's DID or agent: every DID / every agent (never a real id: a control
-# character). Each day is stored at four levels, so a request reads the fewest rows:
-# (ANY, ANY) per day, (ANY, agent), (DID, ANY) and (DID, agent).
+# character). Each day and week is stored at four levels, so a request reads the
+# fewest rows: (ANY, ANY), (ANY, agent), (DID, ANY) and (DID, agent). A computed week
+# always has its (ANY, ANY) row, empty if it had no calls: that row marks it computed.
 ANY = "\x1f"
-_HISTOGRAMS = ("abandoned_at_ring", "talk_s_counts")  # int keys
-_COUNTERS = tuple(f.name for f in fields(Figures) if f.name not in ("key", "effective"))
-_KNOWN = frozenset(_COUNTERS)
+WEEK = timedelta(days=7)
 
 log = structlog.get_logger(__name__)
 
@@ -47,33 +49,12 @@ def _start(day: date) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
-def to_json(figures: Figures) -> dict[str, Any]:
-    """A day's counters (not `effective`, which depends on the minimum asked for)."""
-    out: dict[str, Any] = {}
-    for name in _COUNTERS:
-        value = getattr(figures, name)
-        if value:  # zeros and empty histograms left out: smaller rows, faster reads
-            out[name] = {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
-    return out
+def _monday(day: date) -> date:
+    return day - timedelta(days=day.weekday())
 
 
-def add_json(figures: Figures, data: dict[str, Any]) -> None:
-    for name, value in data.items():  # only what the day had (zeros are not stored)
-        if name not in _KNOWN:
-            continue
-        if isinstance(value, dict):
-            into: dict[Any, int] = getattr(figures, name)
-            for k, v in value.items():
-                key: Any = int(k) if name in _HISTOGRAMS else k
-                into[key] = into.get(key, 0) + v
-        else:
-            setattr(figures, name, getattr(figures, name) + value)
-
-
-def add(figures: Figures, other: Figures) -> None:
-    """Add `other`'s counters (and its effective calls) into `figures`."""
-    add_json(figures, to_json(other))
-    figures.effective += other.effective
+def _days(first: date, last: date) -> list[date]:
+    return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 
 def _level(column: Any, wanted: str | None, grouped: bool) -> ColumnElement[bool]:
@@ -87,8 +68,7 @@ def key_of(group_by: str, day: str, did: str, agent: str) -> str:
     if group_by == "day":
         return day
     if group_by == "week":
-        monday = date.fromisoformat(day)
-        return (monday - timedelta(days=monday.weekday())).isoformat()
+        return _monday(date.fromisoformat(day)).isoformat()
     if group_by == "month":
         return day[:7]
     if group_by == "agent":
@@ -96,6 +76,19 @@ def key_of(group_by: str, day: str, did: str, agent: str) -> str:
     if group_by == "did":
         return did
     return "all"
+
+
+def whole_weeks(group_by: str, first: date, last: date) -> list[date]:
+    """The Mondays of the weeks inside first..last whose seven days fall in one group
+    (none by day; by month, only weeks inside a month)."""
+    monday = first + timedelta(days=-first.weekday() % 7)
+    weeks = []
+    while monday + timedelta(days=6) <= last:
+        sunday = (monday + timedelta(days=6)).isoformat()
+        if key_of(group_by, monday.isoformat(), "", "") == key_of(group_by, sunday, "", ""):
+            weeks.append(monday)
+        monday += WEEK
+    return weeks
 
 
 class RollupFigures:
@@ -111,21 +104,23 @@ class RollupFigures:
         self._now = now
         # One aggregation at a time: no duplicate work, no two writers of one day.
         self._lock = asyncio.Lock()
+        # Stored days and built weeks stay so (a refresh replaces them in one
+        # transaction): what was seen stored is not asked of the database again.
+        self._stored: set[date] = set()
+        self._built: set[date] = set()
 
     def _today(self) -> date:
         return self._now().astimezone(UTC).date()
 
     async def refresh(self, days: Iterable[date]) -> int:
-        """(Re)compute closed days; returns how many."""
+        """(Re)compute closed days, and their weeks; returns how many days."""
         async with self._lock:
             return await self._refresh(days)
 
     async def _refresh(self, days: Iterable[date]) -> int:
-        count = 0
         today = self._today()
-        for day in days:
-            if day >= today:
-                continue
+        done = [day for day in days if day < today]
+        for day in done:
             query = StatsQuery(
                 since=_start(day), until=_start(day + timedelta(days=1)), group_by="did_agent"
             )
@@ -146,63 +141,145 @@ class RollupFigures:
                 await conn.execute(
                     insert(StatsDay).values(day=day.isoformat(), computed_at=self._now())
                 )
-            count += 1
-        return count
+            self._stored.add(day)
+        for monday in sorted({_monday(day) for day in done}):
+            if monday + timedelta(days=6) < today:
+                await self._build_week(monday)
+        return len(done)
 
-    async def _ensure(self, first: date, last: date) -> None:
-        """Aggregate the days first..last not aggregated yet."""
-        async with self._lock:
-            stmt = select(StatsDay.day).where(
-                StatsDay.day >= first.isoformat(), StatsDay.day <= last.isoformat()
+    async def _build_week(self, monday: date) -> None:
+        """A week's rows, summed from its seven stored days (if all are stored)."""
+        first, last = monday.isoformat(), (monday + timedelta(days=6)).isoformat()
+        async with self._engine.begin() as conn:
+            await conn.execute(delete(StatsWeekly).where(StatsWeekly.week == first))
+            stored = select(func.count()).where(StatsDay.day >= first, StatsDay.day <= last)
+            if (await conn.execute(stored)).scalar_one() < 7:
+                self._built.discard(monday)
+                return
+            levels: dict[tuple[str, str], Figures] = {(ANY, ANY): Figures(key="")}
+            rows = select(StatsDaily).where(StatsDaily.day >= first, StatsDaily.day <= last)
+            for row in await conn.execute(rows):
+                add_json(levels.setdefault((row.did, row.agent_id), Figures(key="")), row.figures)
+            await conn.execute(
+                insert(StatsWeekly),
+                [
+                    {"week": first, "did": did, "agent_id": agent, "figures": to_json(f)}
+                    for (did, agent), f in levels.items()
+                ],
             )
-            async with self._engine.connect() as conn:
-                done = set((await conn.execute(stmt)).scalars())
-            days = (first + timedelta(days=n) for n in range((last - first).days + 1))
-            missing = [d for d in days if d.isoformat() not in done]
-            if missing:
-                await self._refresh(missing)
-                log.info("stats.aggregated", days=len(missing))
+        self._built.add(monday)
 
-    def closed_statement(self, q: StatsQuery, first: date, last: date) -> Select[Any]:
-        """The stored rows a request reads for its closed days first..last."""
-        return select(StatsDaily).where(
-            StatsDaily.day >= first.isoformat(),
-            StatsDaily.day <= last.isoformat(),
-            _level(StatsDaily.did, q.did, q.group_by == "did"),
-            _level(StatsDaily.agent_id, q.agent, q.group_by == "agent"),
+    async def _ensure(self, first: date, last: date, weeks: list[date]) -> None:
+        """Aggregate the days first..last, and the weeks, not aggregated yet. Checked
+        first without the lock, so a request does not wait behind `keep_fresh`'s
+        recomputing when everything it reads is there."""
+        if await self._missing(first, last, weeks) == ([], []):
+            return
+        async with self._lock:
+            days, _ = await self._missing(first, last, [])
+            if days:  # their whole weeks are built with them
+                await self._refresh(days)
+                log.info("stats.aggregated", days=len(days))
+            _, mondays = await self._missing(first, last, weeks)
+            for monday in mondays:  # e.g. days stored before weeks were (migration 0014)
+                await self._build_week(monday)
+
+    async def _missing(
+        self, first: date, last: date, weeks: list[date]
+    ) -> tuple[list[date], list[date]]:
+        days = [d for d in _days(first, last) if d not in self._stored]
+        mondays = [w for w in weeks if w not in self._built]
+        if not days and not mondays:
+            return [], []
+        stored = select(StatsDay.day).where(StatsDay.day.in_([d.isoformat() for d in days]))
+        marked = select(StatsWeekly.week).where(
+            StatsWeekly.week.in_([w.isoformat() for w in mondays]),
+            StatsWeekly.did == ANY,
+            StatsWeekly.agent_id == ANY,
         )
+        async with self._engine.connect() as conn:
+            self._stored.update(map(date.fromisoformat, (await conn.execute(stored)).scalars()))
+            self._built.update(map(date.fromisoformat, (await conn.execute(marked)).scalars()))
+        return (
+            [d for d in days if d not in self._stored],
+            [w for w in mondays if w not in self._built],
+        )
+
+    def closed_statements(self, q: StatsQuery, first: date, last: date) -> dict[str, Select[Any]]:
+        """The stored rows a request reads for its closed days first..last: whole
+        weeks' rows and the other days' rows."""
+        weeks = whole_weeks(q.group_by, first, last)
+        in_weeks = {monday + timedelta(days=n) for monday in weeks for n in range(7)}
+        days = [d.isoformat() for d in _days(first, last) if d not in in_weeks]
+        grouped = q.group_by == "did", q.group_by == "agent"
+        return {
+            "stats_daily": select(
+                StatsDaily.day, StatsDaily.did, StatsDaily.agent_id, StatsDaily.figures
+            ).where(
+                StatsDaily.day.in_(days),
+                _level(StatsDaily.did, q.did, grouped[0]),
+                _level(StatsDaily.agent_id, q.agent, grouped[1]),
+            ),
+            "stats_weekly": select(
+                StatsWeekly.week.label("day"),
+                StatsWeekly.did,
+                StatsWeekly.agent_id,
+                StatsWeekly.figures,
+            ).where(
+                StatsWeekly.week.in_([w.isoformat() for w in weeks]),
+                _level(StatsWeekly.did, q.did, grouped[0]),
+                _level(StatsWeekly.agent_id, q.agent, grouped[1]),
+            ),
+        }
+
+    async def _read_closed(
+        self, conn: AsyncConnection, q: StatsQuery, first: date, last: date
+    ) -> dict[str, Figures]:
+        rows: dict[str, Figures] = {}
+        for stmt in self.closed_statements(q, first, last).values():
+            for row in await conn.execute(stmt):
+                if row.figures:  # a week with no calls has an empty marker row
+                    key = key_of(q.group_by, row.day, row.did, row.agent_id)
+                    add_json(rows.setdefault(key, Figures(key=key)), row.figures)
+        for figures in rows.values():
+            figures.effective = figures.talked_at_least(q.min_talk_s)
+        return rows
 
     async def figures(self, q: StatsQuery) -> list[Figures]:
         """The same figures as FigureQueries.figures: closed days from the aggregated
-        rows, today (and later) live."""
+        rows, today (and later) live. The two parts are read at once, on two
+        connections: the database works on today's calls while Python merges the
+        stored rows."""
         today = _start(self._today())
-        rows: dict[str, Figures] = {}
-        closed_until = min(q.until, today)
-        if q.since < closed_until:
-            first = q.since.date()
-            last = (closed_until - timedelta(days=1)).date()
-            await self._ensure(first, last)
-            stmt = self.closed_statement(q, first, last)
-            async with self._engine.connect() as conn:
-                for row in await conn.execute(stmt):
-                    key = key_of(q.group_by, row.day, row.did, row.agent_id)
-                    add_json(rows.setdefault(key, Figures(key=key)), row.figures)
-            for figures in rows.values():
-                figures.effective = sum(
-                    n for s, n in figures.talk_s_counts.items() if s >= q.min_talk_s
-                )
-        if q.until > today:
-            live = StatsQuery(
-                since=max(q.since, today),
+        closed, live = await asyncio.gather(
+            self._closed(q, min(q.until, today)), self._live(q, max(q.since, today))
+        )
+        rows = {figures.key: figures for figures in closed}
+        for figures in live:
+            add(rows.setdefault(figures.key, Figures(key=figures.key)), figures)
+        return [rows[k] for k in sorted(rows)]
+
+    async def _closed(self, q: StatsQuery, until: datetime) -> list[Figures]:
+        if q.since >= until:
+            return []
+        first, last = q.since.date(), (until - timedelta(days=1)).date()
+        await self._ensure(first, last, whole_weeks(q.group_by, first, last))
+        async with self._engine.connect() as conn:
+            return list((await self._read_closed(conn, q, first, last)).values())
+
+    async def _live(self, q: StatsQuery, since: datetime) -> list[Figures]:
+        if since >= q.until:
+            return []
+        return await self._queries.figures(
+            StatsQuery(
+                since=since,
                 until=q.until,
                 group_by=q.group_by,
                 agent=q.agent,
                 did=q.did,
                 min_talk_s=q.min_talk_s,
             )
-            for figures in await self._queries.figures(live):
-                add(rows.setdefault(figures.key, Figures(key=figures.key)), figures)
-        return [rows[k] for k in sorted(rows)]
+        )
 
     async def keep_fresh(self, every_s: float, days: int = FRESH_DAYS) -> None:
         """Recompute the last `days` closed days every `every_s` seconds, forever; the

@@ -530,6 +530,18 @@ class StatsDaily(Base):
     figures: Mapped[dict[str, Any]] = mapped_column(JSON)
 
 
+class StatsWeekly(Base):
+    """One closed ISO week's figures (Monday's date) for one DID and agent: the sum of
+    its seven stats_daily rows, in their format (see telephony.stats.rollup)."""
+
+    __tablename__ = "stats_weekly"
+
+    week: Mapped[str] = mapped_column(String(10), primary_key=True)
+    did: Mapped[str] = mapped_column(String(80), primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
 # Scripts (issue 7): the agent's guide through a call, versioned, released in weighted
 # variants, matched to calls by campaign (the DIDs of one advert) and ordered rules.
 SCRIPT_VERSION_STATUSES = ("draft", "published", "retired")

@@ -23,7 +23,7 @@ from telephony.auth.roles import ANY_ROLE
 from telephony.stats.figures import FigureQueries, Figures
 from telephony.stats.money import MAX_MONTHS, source_costs
 from telephony.stats.period import BadRequest, StatsQuery, parse_query
-from telephony.stats.rollup import RollupFigures, add
+from telephony.stats.rollup import RollupFigures
 from telephony.stats.sql import Unit
 from telephony.store.grading import GradeRejected, GradingStore, UnknownCall
 from telephony.store.models import Agent, Call
@@ -147,7 +147,7 @@ async def get_figures(request: web.Request) -> web.Response:
     rows = await request.app[STATS_KEY].rollup.figures(query)
     whole = Figures(key="")
     for row in rows:
-        add(whole, row)
+        whole.add_scripts(row.scripts)
     return web.json_response(
         {
             "query": query.as_json(),
