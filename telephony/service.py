@@ -44,6 +44,7 @@ from telephony.store.policy_audit import PolicyAudit
 from telephony.store.recordings import RecordingStore
 from telephony.store.repo import CallStore
 from telephony.store.scripts import ScriptRefused, ScriptStore
+from telephony.store.writer import StoreWriter
 from telephony.web.admin import RINGS, add_admin_routes
 from telephony.web.admin_ivr import add_ivr_routes
 from telephony.web.admin_scripts import add_script_routes
@@ -136,8 +137,8 @@ class Runtime:
     def live_calls(self) -> list[dict[str, Any]]:
         return self.calls.live_calls() if self.calls else []
 
-    def calls_writing(self) -> int:
-        return self.calls.calls_writing() if self.calls else 0
+    def writes_pending(self) -> int:
+        return self.calls.writes_pending() if self.calls else 0
 
     async def db_ok(self) -> bool:
         return await check(self.engine)
@@ -178,6 +179,7 @@ class Runtime:
             plan_for=self.policies.plan_for,
             recorder=self.recorder,
             holds=self.holds,
+            writer=StoreWriter(self.engine),
         )
         self.outbound = OutboundCalls(
             rest=rest,

@@ -252,6 +252,6 @@ class CommandExecutor:
             fields = {**fields, "escalations": list(session.escalations)}
             del fields["escalation_result"]
         session.note(fields)
-        session.write_later(
-            f"update {sorted(fields)}", lambda: self._store.update_call(session.call_id, **fields)
+        session.write_facts(
+            fields, lambda merged: self._store.update_call(session.call_id, **merged)
         )

@@ -45,6 +45,7 @@ from telephony.policy.inbound import Hold, InboundPolicy, Phase, RingPlan
 from telephony.recording.keeper import RecordingKeeper, is_recording_channel
 from telephony.store.holds import HoldStore
 from telephony.store.repo import CallRecord, CallStore
+from telephony.store.writer import StoreWriter
 
 log = structlog.get_logger("telephony.calls")
 
@@ -104,6 +105,7 @@ class CallService:
         clock: Callable[[], datetime] = utc_now,
         recorder: RecordingKeeper | None = None,
         holds: HoldStore | None = None,
+        writer: StoreWriter,
     ) -> None:
         """`plan_for(did, caller_e164)` resolves a new call's ring policy (read per call,
         so a policy change applies to new calls at once and never to calls in progress)."""
@@ -122,7 +124,8 @@ class CallService:
         self._sessions: dict[str, CallSession] = {}
         self._by_channel: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writers: set[asyncio.Task[None]] = set()  # the calls' store writers
+        self._writer = writer  # every call's store writes, batched (started with a call)
+        self._writer_task: asyncio.Task[None] | None = None
         # True once state has been rebuilt after the latest (re)connect.
         self.reconciled = False
         # Outbound legs are routed there first; None: inbound only.
@@ -255,6 +258,8 @@ class CallService:
         self, call_id: str, channel: Channel, did: str, *, arrived_at: datetime
     ) -> CallSession:
         number = normalise_number(channel.caller.number, self._region)
+        if self._writer_task is None:  # the writer runs as long as this service
+            self._writer_task = asyncio.get_running_loop().create_task(self._writer.run())
         session = CallSession(
             call_id=call_id,
             caller_channel=channel.id,
@@ -266,7 +271,7 @@ class CallService:
             executor=self._executor,
             clock=self._clock,
             plan=self._plan_for(did, number),
-            writers=self._writers,
+            writer=self._writer,
             on_change=lambda changed: self.on_change(changed),
         )
         self._sessions[call_id] = session
@@ -330,9 +335,9 @@ class CallService:
     def live_calls(self) -> list[dict[str, Any]]:
         return [s.snapshot() for s in self._sessions.values() if not s.ended]
 
-    def calls_writing(self) -> int:
-        """Calls whose store writes are still running (an ended call's may be behind)."""
-        return len(self._writers)
+    def writes_pending(self) -> int:
+        """Store writes queued or running (an ended call's may be behind)."""
+        return self._writer.pending
 
     async def close(self) -> None:
         """Stop our tasks; the calls themselves go on in Asterisk and are adopted later."""
@@ -340,8 +345,10 @@ class CallService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         # What the calls still had to store is written before the database closes.
-        if self._writers:
-            await asyncio.wait(set(self._writers), timeout=WRITE_FLUSH_S)
+        if self._writer_task is not None:
+            await asyncio.wait({self._writer.flushed()}, timeout=WRITE_FLUSH_S)
+            self._writer_task.cancel()
+            await asyncio.gather(self._writer_task, return_exceptions=True)
 
     # --- reconcile ------------------------------------------------------------------
 

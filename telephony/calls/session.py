@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -18,7 +18,8 @@ import structlog
 
 from telephony.policy.inbound import CallState, InboundPolicy, Phase, PolicyError, RingPlan
 from telephony.policy.messages import CallEvent, Command, RecordHold, TimerFired
-from telephony.store.retry import Write, write_with_retry
+from telephony.store.retry import Write
+from telephony.store.writer import StoreWriter
 
 log = structlog.get_logger("telephony.calls")
 
@@ -43,7 +44,7 @@ class CallSession:
         executor: Executor,
         clock: Callable[[], datetime],
         plan: RingPlan | None = None,
-        writers: set[asyncio.Task[None]] | None = None,
+        writer: StoreWriter,
         on_change: Callable[[CallSession], None] | None = None,
     ) -> None:
         self.call_id = call_id
@@ -67,10 +68,10 @@ class CallSession:
         self._clock = clock
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._timers: dict[str, asyncio.TimerHandle] = {}
-        # Store writes run behind the call, in order, so no call waits for the database.
-        self._writes: asyncio.Queue[tuple[str, Write] | None] = asyncio.Queue()
-        # Writer tasks are registered here so the service can wait for them on shutdown.
-        self._writers = writers if writers is not None else set()
+        # Store writes run behind the call (one writer for all calls, in order), so no
+        # call waits for the database.
+        self._writer = writer
+        self._facts_waiting: dict[str, Any] | None = None  # the queued facts update, if last
         self.done = asyncio.Event()
         # Told after every state change, before its commands run (so a screen pop can
         # leave before the agent's phone is dialled). Must not block: it only enqueues.
@@ -85,19 +86,31 @@ class CallSession:
 
     def write_later(self, what: str, write: Write) -> None:
         """Queue a store write; `what` names it in the log if it fails."""
-        self._writes.put_nowait((what, write))
+        self._facts_waiting = None  # later facts must not jump ahead of this write
+        self._writer.put(what, write)
 
-    async def _write_loop(self) -> None:
-        while (item := await self._writes.get()) is not None:
-            what, write = item
-            await write_with_retry(what, write)
+    def write_facts(
+        self, fields: dict[str, Any], write: Callable[[dict[str, Any]], Awaitable[object]]
+    ) -> None:
+        """Queue an update of the call's columns. Facts come in bursts (a call's start
+        records three within milliseconds): while the last queued write is a facts
+        update that has not started, these fields join it, and the burst is one write."""
+        if self._facts_waiting is not None:
+            self._facts_waiting.update(fields)
+            return
+        pending = dict(fields)
+
+        def run() -> Awaitable[object]:
+            if self._facts_waiting is pending:  # started: later facts queue anew
+                self._facts_waiting = None
+            return write(pending)
+
+        self.write_later(f"update {sorted(pending)}", run)
+        self._facts_waiting = pending
 
     async def run(self, initial: CallState | None = None, resume: tuple[Command, ...] = ()) -> None:
         """Start the call (or resume an adopted one) and process its events to the end."""
         structlog.contextvars.bind_contextvars(call_id=self.call_id, channel_id=self.caller_channel)
-        writer = asyncio.get_running_loop().create_task(self._write_loop())
-        self._writers.add(writer)
-        writer.add_done_callback(self._writers.discard)
         try:
             if initial is None:
                 state, commands = self._policy.start(
@@ -118,14 +131,14 @@ class CallSession:
             for handle in self._timers.values():
                 handle.cancel()
             self._timers.clear()
-            self._writes.put_nowait(None)
             # The call's writes go on behind it, whatever happens here: never cancelled
             # (a database far behind under load must not lose a call's end), and the
-            # service's close waits for them too (`writers`).
+            # service's close waits for the writer too.
             try:
-                finished, _ = await asyncio.wait({writer}, timeout=WRITE_FLUSH_S)
+                flushed = self._writer.flushed()
+                finished, _ = await asyncio.wait({flushed}, timeout=WRITE_FLUSH_S)
                 if not finished:
-                    log.warning("store.writes_behind", pending=self._writes.qsize() + 1)
+                    log.warning("store.writes_behind", pending=self._writer.pending)
             finally:
                 self.done.set()
 

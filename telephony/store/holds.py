@@ -9,6 +9,7 @@ from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telephony.store.models import Hold
+from telephony.store.writer import begin
 
 OVER_S = 30.0  # the playbook's limit: "keep a hold under 30 seconds"
 
@@ -37,7 +38,7 @@ class HoldStore:
             "over_limit": over_limit,
         }
         key = and_(Hold.call_id == call_id, Hold.started_at == started_at)
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             found = await conn.execute(update(Hold).where(key).values(values))
             if found.rowcount == 0:
                 await conn.execute(

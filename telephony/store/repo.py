@@ -23,6 +23,7 @@ from telephony.store.models import (
     CallAttempt,
     Contact,
 )
+from telephony.store.writer import begin
 
 MAX_LIMIT = 1000
 # Caller-supplied text columns are String(80); longer input is cut, never rejected.
@@ -148,7 +149,7 @@ class CallStore:
         arrived_at = arrived_at.astimezone(UTC)
         number = normalise_number(caller_number_raw, self._region)
         name = clean_caller_name(caller_name_raw)
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             contact_id = (
                 await self._touch_contact(conn, number, name, arrived_at) if number else None
             )
@@ -214,7 +215,7 @@ class CallStore:
             return
         if "caller_name" in fields:
             fields["caller_name"] = clean_caller_name(fields["caller_name"])
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             result = await conn.execute(update(Call).where(Call.id == call_id).values(fields))
             if result.rowcount == 0:
                 raise CallNotFoundError(f"no call with id {call_id!r}")
@@ -224,7 +225,7 @@ class CallStore:
             raise ValueError(
                 f"outcome = {attempt.outcome!r}: must be one of {list(ATTEMPT_OUTCOMES)}"
             )
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(
                 insert(CallAttempt).values(call_id=call_id, **dataclasses.asdict(attempt))
             )

@@ -129,7 +129,7 @@ async def test_200_hostile_caller_ids_over_real_sip_are_stored_as_text(
             async def closed() -> bool:
                 runtime = service.runtime
                 # An ended call's rows may still be on their way to the store.
-                if runtime.live_calls() or runtime.calls_writing():
+                if runtime.live_calls() or runtime.writes_pending():
                     return False
                 return not await runtime.store.open_calls()
 

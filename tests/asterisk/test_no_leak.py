@@ -50,9 +50,9 @@ async def test_no_per_call_state_outlives_its_calls(
     calls = runtime.calls
     assert calls is not None
     # This service's sessions only (the suite's earlier services share the process):
-    # each holds its service's set of store writers.
+    # each holds its service's store writer.
     sessions = [
-        o for o in gc.get_objects() if isinstance(o, CallSession) and o._writers is calls._writers
+        o for o in gc.get_objects() if isinstance(o, CallSession) and o._writer is calls._writer
     ]
     # Per-call maps (private: this test is where their emptiness is checked).
     left = {

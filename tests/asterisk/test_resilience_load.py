@@ -132,7 +132,7 @@ async def _end_all_and_check(world: World, service: RunningService, callers: lis
     store = service.runtime.store
 
     async def all_closed() -> bool:
-        return not service.runtime.calls_writing() and not await store.open_calls()
+        return not service.runtime.writes_pending() and not await store.open_calls()
 
     await eventually(all_closed, timeout=15, what="every call row completed")
     answered = [c for c in await store.recent_calls(limit=50) if c.answered_at is not None]

@@ -20,6 +20,7 @@ from telephony.policy.messages import (
     ReserveAgents,
     StartTimer,
 )
+from telephony.store.writer import StoreWriter
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -44,7 +45,9 @@ class RecordingExecutor:
         return None
 
 
-def make_session(call_id: str, executor: RecordingExecutor) -> CallSession:
+def make_session(
+    call_id: str, executor: RecordingExecutor, writer: StoreWriter | None = None
+) -> CallSession:
     return CallSession(
         call_id=call_id,
         caller_channel=f"{call_id}-caller",
@@ -55,6 +58,7 @@ def make_session(call_id: str, executor: RecordingExecutor) -> CallSession:
         policy=InboundPolicy(Limits(max_wait=timedelta(seconds=60))),
         executor=executor,
         clock=lambda: T0,
+        writer=writer or StoreWriter(None),
     )
 
 
@@ -100,16 +104,73 @@ async def test_a_database_far_behind_never_loses_a_calls_writes(
         written.append("end")
 
     executor = RecordingExecutor()
-    writers: set[asyncio.Task[None]] = set()
-    session = make_session("behind", executor)
-    session._writers = writers
+    writer = StoreWriter(None)
+    writing = asyncio.create_task(writer.run())
+    session = make_session("behind", executor, writer)
     task = asyncio.create_task(session.run())
     session.write_later("the call's end", slow_write)
     session.feed(AgentAnswered(channel_id="behind-agent-1"))
     session.feed(CallerHungUp())
     await asyncio.wait_for(session.done.wait(), 1)  # the call is over...
     await task
-    assert written == [] and len(writers) == 1  # ...its write still on its way
+    assert written == [] and writer.pending == 1  # ...its write still on its way
     released.set()
-    await asyncio.wait(set(writers), timeout=1)
+    await asyncio.wait_for(writer.flushed(), 1)
     assert written == ["end"]
+    writing.cancel()
+
+
+async def test_a_burst_of_facts_is_one_write_and_no_fact_jumps_an_earlier_write() -> None:
+    writer = StoreWriter(None)
+    session = make_session("facts", RecordingExecutor(), writer)
+    written: list[tuple[str, dict[str, object]]] = []
+    gate = asyncio.Event()
+
+    async def first() -> None:
+        await gate.wait()  # the database is busy with the call's first write
+        written.append(("arrival", {}))
+
+    async def update(fields: dict[str, object]) -> None:
+        written.append(("update", dict(fields)))
+
+    async def attempt() -> None:
+        written.append(("attempt", {}))
+
+    session.write_later("arrival", first)
+    session.write_facts({"ringing_at": 1, "max_rings": 3}, update)
+    session.write_facts({"agent_id": "ayse"}, update)
+    session.write_facts({"ringing_at": 2}, update)  # the 180 sent: the later value wins
+    session.write_later("attempt", attempt)
+    session.write_facts({"ended_at": 9}, update)  # after the attempt, so in its own write
+    writing = asyncio.create_task(writer.run())
+    await asyncio.sleep(0)
+    session.write_facts({"outcome": "answered"}, update)  # joins the last, not yet started
+    gate.set()
+    await asyncio.wait_for(writer.flushed(), 1)
+    writing.cancel()
+    assert written == [
+        ("arrival", {}),
+        ("update", {"ringing_at": 2, "max_rings": 3, "agent_id": "ayse"}),
+        ("attempt", {}),
+        ("update", {"ended_at": 9, "outcome": "answered"}),
+    ]
+
+
+async def test_facts_after_a_facts_write_started_are_written_after_it() -> None:
+    writer = StoreWriter(None)
+    session = make_session("started", RecordingExecutor(), writer)
+    written: list[dict[str, object]] = []
+    gate = asyncio.Event()
+
+    async def update(fields: dict[str, object]) -> None:
+        await gate.wait()
+        written.append(dict(fields))
+
+    session.write_facts({"ringing_at": 1}, update)
+    writing = asyncio.create_task(writer.run())
+    await asyncio.sleep(0)  # the first update is on its way to the database
+    session.write_facts({"agent_id": "ayse"}, update)
+    gate.set()
+    await asyncio.wait_for(writer.flushed(), 1)
+    writing.cancel()
+    assert written == [{"ringing_at": 1}, {"agent_id": "ayse"}]

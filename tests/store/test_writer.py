@@ -1,0 +1,94 @@
+"""The store writer: every call's writes in one queue, batched into one transaction,
+in order; a bad write in a batch loses no other (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from telephony.store.repo import CallStore
+from telephony.store.writer import StoreWriter
+
+T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+
+
+def arrival(store: CallStore, call_id: str) -> object:
+    return store.call_arrived(
+        call_id=call_id,
+        did="+902121112233",
+        caller_number_raw="+905551112233",
+        caller_name_raw="Ayşe",
+        caller_channel_id=f"chan-{call_id}",
+        arrived_at=T0,
+    )
+
+
+async def test_what_queued_meanwhile_is_one_transaction_in_order(
+    engine: AsyncEngine, store: CallStore
+) -> None:
+    writer = StoreWriter(engine)
+    for n in range(20):  # queued before the writer runs: one batch
+        call_id = f"c{n}"
+        writer.put("arrival", lambda call_id=call_id: arrival(store, call_id))
+        # The call's later facts depend on its row: they must come after it.
+        writer.put(
+            "facts",
+            lambda call_id=call_id: store.update_call(call_id, ringing_at=T0, max_rings=3),
+        )
+        writer.put(
+            "end",
+            lambda call_id=call_id: store.update_call(
+                call_id, ended_at=T0 + timedelta(seconds=9), outcome="abandoned"
+            ),
+        )
+    assert writer.pending == 60
+    running = asyncio.create_task(writer.run())
+    await asyncio.wait_for(writer.flushed(), 10)
+    running.cancel()
+    assert writer.batches == 1 and writer.pending == 0
+    calls = await store.recent_calls(limit=50)
+    assert len(calls) == 20
+    assert all(c.outcome == "abandoned" and c.ringing_at is not None for c in calls)
+
+
+async def test_a_bad_write_in_a_batch_loses_no_other(engine: AsyncEngine, store: CallStore) -> None:
+    writer = StoreWriter(engine)
+    writer.put("arrival", lambda: arrival(store, "good"))
+    writer.put("facts of a call that is not there", lambda: store.update_call("ghost", max_rings=3))
+    writer.put("facts", lambda: store.update_call("good", max_rings=3))
+    with structlog.testing.capture_logs() as logs:
+        running = asyncio.create_task(writer.run())
+        await asyncio.wait_for(writer.flushed(), 10)
+        running.cancel()
+    good = await store.get_call("good")
+    assert good is not None and good.max_rings == 3
+    failed = [e for e in logs if e["event"] == "store.write_failed"]
+    assert [e["write"] for e in failed] == ["facts of a call that is not there"]
+    assert any(e["event"] == "store.batch_failed" for e in logs)
+
+
+async def test_flushed_waits_for_the_writes_queued_until_then(
+    engine: AsyncEngine, store: CallStore
+) -> None:
+    writer = StoreWriter(engine)
+    assert writer.flushed().done()  # nothing queued
+    gate = asyncio.Event()
+
+    async def slow() -> None:
+        await gate.wait()
+
+    writer.put("slow", slow)
+    running = asyncio.create_task(writer.run())
+    await asyncio.sleep(0)
+    flushed = writer.flushed()
+    writer.put("later", lambda: arrival(store, "later"))
+    await asyncio.sleep(0.05)
+    assert not flushed.done() and writer.pending == 2
+    gate.set()
+    await asyncio.wait_for(flushed, 5)
+    await asyncio.wait_for(writer.flushed(), 5)
+    running.cancel()
+    assert await store.get_call("later") is not None
