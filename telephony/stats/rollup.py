@@ -240,7 +240,10 @@ class RollupFigures:
             for row in await conn.execute(stmt):
                 if row.figures:  # a week with no calls has an empty marker row
                     key = key_of(q.group_by, row.day, row.did, row.agent_id)
-                    add_json(rows.setdefault(key, Figures(key=key)), row.figures)
+                    figures = rows.get(key)
+                    if figures is None:
+                        figures = rows[key] = Figures(key=key)
+                    add_json(figures, row.figures)
         for figures in rows.values():
             figures.effective = figures.talked_at_least(q.min_talk_s)
         return rows
