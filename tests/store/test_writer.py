@@ -4,18 +4,20 @@ in order; a bad write in a batch loses no other (SQLite and PostgreSQL)."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from telephony.store.repo import CallStore
+from telephony.store.repo import CallRecord, CallStore
 from telephony.store.writer import StoreWriter
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
 
-def arrival(store: CallStore, call_id: str) -> object:
+def arrival(store: CallStore, call_id: str) -> Awaitable[CallRecord]:
     return store.call_arrived(
         call_id=call_id,
         did="+902121112233",
@@ -32,18 +34,11 @@ async def test_what_queued_meanwhile_is_one_transaction_in_order(
     writer = StoreWriter(engine)
     for n in range(20):  # queued before the writer runs: one batch
         call_id = f"c{n}"
-        writer.put("arrival", lambda call_id=call_id: arrival(store, call_id))
+        writer.put("arrival", partial(arrival, store, call_id))
         # The call's later facts depend on its row: they must come after it.
-        writer.put(
-            "facts",
-            lambda call_id=call_id: store.update_call(call_id, ringing_at=T0, max_rings=3),
-        )
-        writer.put(
-            "end",
-            lambda call_id=call_id: store.update_call(
-                call_id, ended_at=T0 + timedelta(seconds=9), outcome="abandoned"
-            ),
-        )
+        writer.put("facts", partial(store.update_call, call_id, ringing_at=T0, max_rings=3))
+        end = T0 + timedelta(seconds=9)
+        writer.put("end", partial(store.update_call, call_id, ended_at=end, outcome="abandoned"))
     assert writer.pending == 60
     running = asyncio.create_task(writer.run())
     await asyncio.wait_for(writer.flushed(), 10)
