@@ -87,3 +87,4 @@ class PushRuntime:
 
     async def close(self) -> None:
         await self.pops.close()
+        await self.history.close()

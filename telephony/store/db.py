@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 import structlog
-from sqlalchemy import event, text
+from sqlalchemy import Engine, event, text
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 log = structlog.get_logger(__name__)
@@ -18,6 +19,19 @@ def create_engine(url: str) -> AsyncEngine:
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_on_connect)
     return engine
+
+
+def sqlite_file_reader(engine: AsyncEngine) -> Engine | None:
+    """A synchronous engine on the same SQLite file, for a short indexed read that must
+    answer fast under load, run on the event loop itself: aiosqlite costs several hops
+    to its thread per statement, each waiting for a busy loop. None for PostgreSQL
+    (asyncpg has no thread to hop to) and for in-memory SQLite."""
+    url = engine.url
+    if engine.dialect.name != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    reader = create_sync_engine(url.set(drivername="sqlite"))
+    event.listen(reader, "connect", _sqlite_on_connect)
+    return reader
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:

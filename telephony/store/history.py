@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Engine, Executable, Row, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from telephony.store.db import sqlite_file_reader
 from telephony.store.models import Agent, Call, Callback, CallNote, Contact, ContactNote
 
 OPEN_CALLBACK_STATUSES = ("pending", "calling")
@@ -66,6 +68,28 @@ class CallerContext:
 class History:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
+        # SQLite: the three reads run right here on the loop, synchronously (~1 ms of
+        # CPU, 0.05 ms of it SQLite's). Through aiosqlite they took ~12 hops to its
+        # thread, each waiting for the busy loop: at 20 calls/s the lookup was 14 ms at
+        # the median. In a thread of our own (one hop) it still waited for the GIL:
+        # 6.5 ms. Inline: 2.2 ms, p99 8 ms; the pop p50/p99 went 20.6/66 -> 9.6/26 ms.
+        self._reader: Engine | None = None
+        self._reader_checked = False
+
+    def _sync_reader(self) -> Engine | None:
+        if not self._reader_checked:  # made on first use, in the running service
+            self._reader_checked = True
+            self._reader = sqlite_file_reader(self._engine)
+        return self._reader
+
+    def _read(self, reader: Engine, *statements: Executable) -> list[list[Row[Any]]]:
+        with reader.connect() as conn:
+            return [list(conn.execute(statement)) for statement in statements]
+
+    async def close(self) -> None:
+        if self._reader is not None:
+            self._reader.dispose()
+            self._reader = None
 
     async def caller_context(
         self,
@@ -122,10 +146,14 @@ class History:
         )
         # One connection, three indexed reads in turn: parallel connections were tried
         # and gave a worse tail under load (more threads contending with the event loop).
-        async with self._engine.connect() as conn:
-            rows = list(await conn.execute(calls))
-            people = list(await conn.execute(who))
-            callbacks = list(await conn.execute(promised))
+        reader = self._sync_reader()
+        if reader is not None:
+            rows, people, callbacks = self._read(reader, calls, who, promised)
+        else:
+            async with self._engine.connect() as conn:
+                rows = list(await conn.execute(calls))
+                people = list(await conn.execute(who))
+                callbacks = list(await conn.execute(promised))
         contact = people[0] if people else None
         past = [
             PastCall(
