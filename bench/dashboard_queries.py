@@ -38,7 +38,7 @@ from telephony.store.db import create_engine
 from telephony.store.migrate import migrate
 
 NAME = "dashboard_queries"
-COLUMNS = ("p99_ms", "figures_p99_ms", "live_p99_ms", "live_figures_p99_ms")
+COLUMNS = ("p99_ms", "figures_p99_ms", "live_p99_ms", "live_figures_p99_ms", "figures_p50_ms")
 # The data runs from 2025-01-01 to mid-December 2025; ranges end on 1 December.
 END = history_lookup.T0.replace(month=12, day=1)
 RANGES = (1, 7, 31, 92)
@@ -136,13 +136,15 @@ async def _timed(conn: Any, statements: dict[str, Any], repeats: int) -> dict[st
     return {name: percentile(values, 99) for name, values in took.items()}
 
 
-async def _request(figures: Any, q: StatsQuery, repeats: int) -> float:
+async def _request(figures: Any, q: StatsQuery, repeats: int) -> tuple[float, float]:
+    """p99 and p50 ms of the whole request (with 10 runs the p99 is the slowest: on a
+    shared machine one descheduled run; the p50 says what a request usually takes)."""
     whole = []
     for _ in range(repeats):
         started = time.perf_counter()
         await figures(q)
         whole.append((time.perf_counter() - started) * 1000)
-    return percentile(whole, 99)
+    return percentile(whole, 99), percentile(whole, 50)
 
 
 async def _case(
@@ -158,6 +160,8 @@ async def _case(
     async with engine.connect() as conn:
         live = await _timed(conn, queries.all_statements(q), repeats)
         served = await _timed(conn, {**closed, **queries.all_statements(today)}, repeats)
+    served_p99, served_p50 = await _request(rollup.figures, q, repeats)
+    live_p99, _ = await _request(queries.figures, q, repeats)
     slowest = max(served, key=lambda name: served[name])
     live_slowest = max(live, key=lambda name: live[name])
     params: dict[str, int | str] = {"calls": 1_000_000, "days": days, "group_by": group_by}
@@ -168,9 +172,10 @@ async def _case(
         params,
         {
             "p99_ms": round(served[slowest], 1),
-            "figures_p99_ms": round(await _request(rollup.figures, q, repeats), 1),
+            "figures_p99_ms": round(served_p99, 1),
             "live_p99_ms": round(live[live_slowest], 1),
-            "live_figures_p99_ms": round(await _request(queries.figures, q, repeats), 1),
+            "live_figures_p99_ms": round(live_p99, 1),
+            "figures_p50_ms": round(served_p50, 1),
         },
         notes=[
             f"{days} d by {group_by} to {end.date()}: served (aggregates + today live) "
