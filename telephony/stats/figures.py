@@ -39,7 +39,7 @@ from sqlalchemy import ColumnElement, Select, and_, case, distinct, func, litera
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from telephony.stats.period import StatsQuery
-from telephony.stats.sql import Dialect, everything
+from telephony.stats.sql import Dialect, count_where, everything
 from telephony.store.holds import OVER_S
 from telephony.store.models import (
     Call,
@@ -50,7 +50,7 @@ from telephony.store.models import (
     Hold,
     Recording,
 )
-from telephony.store.script_conversion import VariantConversion
+from telephony.store.script_conversion import VariantConversion, script_outcome_columns
 
 DEFAULT_MAX_RINGS = 3
 SEPARATOR = "\x1f"  # between DID and agent in a did_agent key
@@ -229,11 +229,11 @@ class FigureQueries:
                 key,
                 ring,
                 func.count().label("incoming"),
-                func.sum(case((human, 1), else_=0)).label("human"),
-                func.sum(case((within, 1), else_=0)).label("within"),
-                func.sum(case((abandoned, 1), else_=0)).label("abandoned"),
+                count_where(human).label("human"),
+                count_where(within).label("within"),
+                count_where(abandoned).label("abandoned"),
                 func.sum(case((human, talk), else_=0.0)).label("talk_s"),
-                func.sum(case((and_(human, talk >= q.min_talk_s), 1), else_=0)).label("effective"),
+                count_where(and_(human, talk >= q.min_talk_s)).label("effective"),
                 func.sum(
                     case((or_(human, Call.system_answered_at.is_not(None)), 1), else_=0)
                 ).label("recorded"),
@@ -276,7 +276,7 @@ class FigureQueries:
                 key,
                 func.count(Hold.ended_at).label("holds"),
                 func.sum(case((Hold.ended_at.is_not(None), length), else_=0.0)).label("s"),
-                func.sum(case((length > OVER_S, 1), else_=0)).label("over"),
+                count_where(length > OVER_S).label("over"),
                 func.count(distinct(hung_up)).label("hung_up"),
             )
             .select_from(Hold)
@@ -286,21 +286,19 @@ class FigureQueries:
 
     def outcomes(self, q: StatsQuery) -> Select[Any]:
         key = self._key(q, Call.arrived_at, Call.agent_id, Call.did)
-
-        def n(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-            return func.sum(case((condition, 1), else_=0))
-
         return self._calls_in(
             q,
             select(
                 key,
-                n(CallNote.outcome.in_(("offer_made", "pending_purchase", "sale"))).label("offers"),
-                n(CallNote.outcome == "pending_purchase").label("pending"),
-                n(CallNote.outcome == "sale").label("sales"),
-                n(CallNote.outcome == "lost").label("lost"),
-                n(and_(CallNote.next_step_at.is_not(None), Call.answered_at.is_not(None))).label(
-                    "dated"
+                count_where(CallNote.outcome.in_(("offer_made", "pending_purchase", "sale"))).label(
+                    "offers"
                 ),
+                count_where(CallNote.outcome == "pending_purchase").label("pending"),
+                count_where(CallNote.outcome == "sale").label("sales"),
+                count_where(CallNote.outcome == "lost").label("lost"),
+                count_where(
+                    and_(CallNote.next_step_at.is_not(None), Call.answered_at.is_not(None))
+                ).label("dated"),
             )
             .select_from(CallNote)
             .join(Call, Call.id == CallNote.call_id)
@@ -329,7 +327,7 @@ class FigureQueries:
             select(
                 key,
                 func.count().label("due"),
-                func.sum(case((kept, 1), else_=0)).label("kept"),
+                count_where(kept).label("kept"),
             )
             .where(
                 Callback.due_at >= q.since,
@@ -349,10 +347,6 @@ class FigureQueries:
         """Per script, version and variant the calls that had it (stored when an agent
         answered) and their outcomes; the definitions of /api/scripts/conversion."""
         key = self._key(q, Call.arrived_at, Call.agent_id, Call.did)
-
-        def n(condition: ColumnElement[bool]) -> ColumnElement[Any]:
-            return func.sum(case((condition, 1), else_=0))
-
         return self._calls_in(
             q,
             select(
@@ -360,12 +354,7 @@ class FigureQueries:
                 CallScriptRow.key.label("script"),
                 CallScriptRow.version,
                 CallScriptRow.variant,
-                func.count().label("calls"),
-                n(CallNote.outcome == "offer_made").label("offers"),
-                n(CallNote.outcome == "pending_purchase").label("pending"),
-                n(CallNote.outcome == "sale").label("sales"),
-                n(CallNote.next_step_at.is_not(None)).label("next_steps"),
-                n(CallNote.outcome == "lost").label("lost"),
+                *script_outcome_columns(),
             )
             .select_from(CallScriptRow)
             .join(Call, Call.id == CallScriptRow.call_id)

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Float, Integer, String, cast, func, literal
+from sqlalchemy import ColumnElement, Float, Integer, String, case, cast, func, literal
 
 Unit = Literal["day", "week", "month"]
+
+
+def count_where(condition: Any) -> ColumnElement[Any]:
+    """How many of a group's rows meet `condition` (a sum of 1s: both databases)."""
+    return func.sum(case((condition, 1), else_=0))
 
 
 class Dialect:

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, case, func, insert, select
+from sqlalchemy import and_, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from telephony.stats.sql import Dialect, Unit
+from telephony.stats.sql import Dialect, Unit, count_where
 from telephony.store.models import Call, Grade, GradingForm
 
 # The playbook's form: the inbound-sale script's stages as yes/no questions.
@@ -271,7 +271,7 @@ class GradingStore:
                 func.count().label("graded"),
                 func.sum(Grade.yes).label("yes"),
                 func.sum(Grade.asked).label("asked"),
-                func.sum(case((Grade.mystery.is_(True), 1), else_=0)).label("mystery"),
+                count_where(Grade.mystery.is_(True)).label("mystery"),
             )
             .join(
                 newest,

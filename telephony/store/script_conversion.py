@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from telephony.scripts.variants import wilson
+from telephony.stats.sql import count_where
 from telephony.store.models import Call, CallNote, CallScriptRow
 
 
@@ -70,6 +71,19 @@ class VariantConversion:
         }
 
 
+def script_outcome_columns() -> list[ColumnElement[Any]]:
+    """A script variant's calls and what became of them, as the agents saved them (one
+    definition for the conversion API and the statistics' stored figures)."""
+    return [
+        func.count().label("calls"),
+        count_where(CallNote.outcome == "offer_made").label("offers"),
+        count_where(CallNote.outcome == "pending_purchase").label("pending"),
+        count_where(CallNote.outcome == "sale").label("sales"),
+        count_where(CallNote.next_step_at.is_not(None)).label("next_steps"),
+        count_where(CallNote.outcome == "lost").label("lost"),
+    ]
+
+
 async def conversion(
     conn: AsyncConnection,
     key: str | None,
@@ -84,20 +98,12 @@ async def conversion(
     sales ÷ calls, with its Wilson 95% interval. `agent` and `did` keep the calls
     that agent answered or that came in on that DID."""
 
-    def count(condition: Any) -> Any:
-        return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
-
     stmt = (
         select(
             CallScriptRow.key,
             CallScriptRow.version,
             CallScriptRow.variant,
-            func.count().label("calls"),
-            count(CallNote.outcome == "offer_made").label("offers"),
-            count(CallNote.outcome == "pending_purchase").label("pending"),
-            count(CallNote.outcome == "sale").label("sales"),
-            count(CallNote.next_step_at.is_not(None)).label("next_steps"),
-            count(CallNote.outcome == "lost").label("lost"),
+            *script_outcome_columns(),
         )
         .select_from(CallScriptRow)
         .outerjoin(CallNote, CallNote.call_id == CallScriptRow.call_id)

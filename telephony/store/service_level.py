@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, Integer, and_, case, cast, func, select
+from sqlalchemy import ColumnElement, Integer, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from telephony.stats.sql import count_where
 from telephony.store.models import Call
 
 GroupBy = Literal["day", "did", "agent"]
@@ -71,9 +72,9 @@ async def service_level(
             key,
             ring,
             func.count().label("calls"),
-            func.sum(case((within, 1), else_=0)).label("within"),
-            func.sum(case((Call.outcome == "abandoned", 1), else_=0)).label("abandoned"),
-            func.sum(case((Call.system_answered_at.is_not(None), 1), else_=0)).label("system"),
+            count_where(within).label("within"),
+            count_where(Call.outcome == "abandoned").label("abandoned"),
+            count_where(Call.system_answered_at.is_not(None)).label("system"),
         )
         .where(Call.arrived_at >= since, Call.arrived_at < until, Call.ended_at.is_not(None))
         .group_by(key, ring)
