@@ -49,7 +49,7 @@ from telephony.ari import (
 )
 from telephony.calls.legs import DIAL_ENDED, bridge_together, create_and_dial
 from telephony.ivr import messages as m
-from telephony.ivr.escalation import step_flow
+from telephony.ivr.escalation import FlowStep, step_flow
 from telephony.ivr.live import LiveFlows
 from telephony.ivr.sounds import Sounds
 from telephony.ivr.walker import IvrError, IvrState, decide, start
@@ -68,6 +68,12 @@ VOICEMAIL_PREFIX = "voicemail-"
 CALLER_GONE_WAIT_S = 2.0
 # Q.850 hangup causes of an external leg that never answered -> the Dial status it means.
 _HANGUP_CAUSES = {17: "BUSY", 18: "NOANSWER", 19: "NOANSWER", 21: "BUSY"}
+
+
+_FLOW_STEP: dict[str, FlowStep] = {
+    "voicemail": "voicemail",
+    "hold_callback_offer": "hold_callback_offer",
+}
 
 
 class HandOver(Protocol):
@@ -179,10 +185,12 @@ class IvrCalls:
         dial: str | None,
         language: str | None,
         report: StepReport,
+        agent_id: str | None = None,
     ) -> None:
         """Run an escalation step on the call's (answered) caller; `report` is told its
         end once. The language: the caller's IVR choice, else the DID's flow's, else
-        the default region's."""
+        the default region's. `agent_id`: the hold's callback offer makes the callback
+        a promise of this agent's."""
         now = self._clock()
         in_force = self._flows.flow_for(did)
         language = language or (in_force.flow.language if in_force else self.default_language)
@@ -196,6 +204,7 @@ class IvrCalls:
             arrived_at=now,
             report=report,
             link_call_id=call_id,
+            promise_of=agent_id,
         )
         self._runs[channel_id] = run
         # A caller the IVR handed to the agents heard ringback made in-band; it would
@@ -206,7 +215,7 @@ class IvrCalls:
             route = m.ToExternal(number=dial or "")
             self._spawn(run.run_route(route, stop_ringing=ringing))
             return
-        flow = step_flow("voicemail" if kind == "voicemail" else "callback_offer", language)
+        flow = step_flow(_FLOW_STEP.get(kind, "callback_offer"), language)
         state, commands = start(
             flow,
             call_id=step_id,
@@ -363,11 +372,13 @@ class IvrRun:
         arrived_at: datetime,
         report: StepReport | None = None,
         link_call_id: str | None = None,
+        promise_of: str | None = None,
     ) -> None:
         self.owner = owner
         # An escalation step: its end is told to the call, not stored as an IVR run.
         self.report = report
         self.link_call_id = link_call_id  # the call a step's callback task belongs to
+        self.promise_of = promise_of  # the agent whose promise a step's callback is
         self.call_id = call_id
         self.channel = channel
         self.did = did
@@ -630,8 +641,10 @@ class IvrRun:
             did=self.did,
             due_at=route.due_at,
             max_attempts=CALLBACK_MAX_ATTEMPTS,
-            created_by="ivr",
+            created_by="ivr" if self.promise_of is None else "hold_offer",
             call_id=self.link_call_id,
+            agent_id=self.promise_of,
+            promise=self.promise_of is not None,
         )
         log.info("ivr.callback_created", callback_id=task.id, confirmed=route.confirmed)
         return {

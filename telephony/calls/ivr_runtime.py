@@ -119,14 +119,19 @@ class IvrRuntime:
 
     def warm_steps(self, policies: RingPolicies) -> None:
         """Render the prompts of the escalation steps the ring policies use (callback
-        offer, voicemail), in the languages they can speak: the default region's and
-        those of the flows in force. Given to `LivePolicies.watch`."""
+        offer, voicemail, the hold's callback offer), in the languages they can speak:
+        the default region's and those of the flows in force. Given to `LivePolicies.watch`."""
         self._policies = policies
         kinds: set[str] = {
             step.kind
             for policy in (policies.default, *policies.per_did.values())
             for step in policy.escalation
         }
+        if any(
+            p.hold.on_max == "callback_offer"
+            for p in (policies.default, *policies.per_did.values())
+        ):
+            kinds.add("hold_callback_offer")
         languages = {"tr" if self._region == "TR" else "en"}
         for in_force in self.flows.all().values():
             languages |= {in_force.flow.language, *in_force.flow.languages}

@@ -79,6 +79,7 @@ class IvrHook(OutboundHook, Protocol):
         dial: str | None,
         language: str | None,
         report: Callable[[str, dict[str, Any]], None],
+        agent_id: str | None = None,
     ) -> None: ...
 
 
@@ -251,6 +252,7 @@ class CallService:
             dial=step.dial,
             language=language if isinstance(language, str) else None,
             report=report,
+            agent_id=step.agent_id,
         )
         return True
 

@@ -227,6 +227,7 @@ class CallSession:
                 "since": state.hold.since.isoformat(),
                 "source": state.hold.source,
                 "warned": state.hold.warned,
+                "offering": state.hold.offering,  # the caller hears the callback offer
                 "warn_after_s": plan.hold.warn_after.total_seconds(),
                 "max_s": plan.hold.max.total_seconds(),
             }

@@ -48,8 +48,9 @@ class Escalation:
 
 HoldSource = Literal["browser", "phone"]
 HoldOutcome = Literal[
-    "retrieved", "returned", "requeued", "agent_hung_up", "caller_hung_up", "ended"
+    "retrieved", "returned", "requeued", "callback", "agent_hung_up", "caller_hung_up", "ended"
 ]
+HoldOnMax = Literal["return", "requeue", "callback_offer"]
 
 
 @dataclass(frozen=True)
@@ -59,8 +60,10 @@ class HoldPlan:
     warn_after: timedelta = timedelta(seconds=30)  # the agent's screen warns, loudly
     max: timedelta = timedelta(seconds=90)  # then `on_max`
     # return: the caller is put back to the agent (with a beep); requeue: the caller is
-    # offered to the free agents again (the agent is released).
-    on_max: Literal["return", "requeue"] = "return"
+    # offered to the free agents again (the agent is released); callback_offer: the
+    # caller hears "press 1 to be called back within 15 minutes" (a promise in the
+    # agent's name; the agent is released), and is put back to the agent otherwise.
+    on_max: HoldOnMax = "return"
     reassure: bool = True  # at `warn_after` the caller hears "thank you for waiting"
     moh_class: str = "default"
 
@@ -72,6 +75,7 @@ class Hold:
     since: datetime
     source: HoldSource
     warned: bool = False
+    offering: bool = False  # at `max`, the caller hears the callback offer
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,10 @@ feeding the snoop what the caller hears after the caller rejoined the bridge.
     TALKING --hold--> TALKING+hold --retrieve--> TALKING
     TALKING+hold --warn_after--> warned (screen; "thank you for waiting" to the caller)
     TALKING+hold --max--> returned to the agent (beep) | requeued to the free agents
+                        | offered a callback (the IVR's nodes on the caller, in the bridge)
+    TALKING+hold+offer --1, number confirmed--> a promise of the agent's; the call ends
+    TALKING+hold+offer --no key, another key--> returned to the agent (or requeued if the
+                                               agent hung up meanwhile)
     TALKING+hold --agent hangs up--> requeued (the caller is never dropped)
 """
 
@@ -25,7 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from telephony.policy import messages as m
-from telephony.policy.call_state import CallState, Escalation, Hold, HoldOutcome, Phase
+from telephony.policy.call_state import CallState, Escalation, HangupBy, Hold, HoldOutcome, Phase
 
 if TYPE_CHECKING:
     from telephony.policy.inbound import InboundPolicy, Result
@@ -60,6 +64,8 @@ def retrieve(policy: InboundPolicy, state: CallState, event: m.CallEvent, now: d
     assert isinstance(event, m.RetrieveRequested)
     if state.hold is None:
         return state, []  # unhold without hold
+    if state.hold.offering:
+        return state, []  # the offer's end puts the caller back, unless they take it
     return back_to_agent(state, now, "retrieved")
 
 
@@ -84,7 +90,7 @@ def timer(policy: InboundPolicy, state: CallState, key: str, now: datetime) -> R
     held = state.hold
     if held is None:
         return state, []  # retrieved meanwhile
-    if key == HOLD_WARN and not held.warned:
+    if key == HOLD_WARN and not held.warned and not held.offering:
         warned = replace(held, warned=True)
         state = replace(state, hold=warned)
         commands: list[m.Command] = [_record(state, warned)]
@@ -95,16 +101,82 @@ def timer(policy: InboundPolicy, state: CallState, key: str, now: datetime) -> R
                 m.PlayToBridge(bridge_id=state.bridge_id, playback_id=playback, media=REASSURANCE),
             ]
         return state, commands
-    if key == HOLD_MAX:
+    if key == HOLD_MAX and not held.offering:
         if state.plan.hold.on_max == "requeue":
             return requeue(policy, state, now, "requeued")
+        if state.plan.hold.on_max == "callback_offer":
+            return offer_callback(state)
         return back_to_agent(state, now, "returned")
     return state, []
 
 
+def offer_callback(state: CallState) -> Result:
+    """At the hold's limit the caller is offered a callback instead of a longer wait (the
+    playbook: promise a call back within 10-15 minutes). The caller stays in the talk
+    bridge (one recording); the agent stays out of it until the offer's end."""
+    held, bridge = state.hold, state.bridge_id
+    assert held is not None and bridge is not None
+    step_id = f"{state.call_id}-holdcb{state.holds + 1}"
+    step = {"step": "hold_callback_offer", "ring": None}
+    return replace(state, hold=replace(held, offering=True), ivr_step=step_id, bridge_moh=False), [
+        m.StopBridgeMoh(bridge_id=bridge),
+        m.StopMoh(channel_id=state.caller_channel),  # a desk phone's hold's music
+        m.RecordFacts(fields={"escalation": step}),
+        m.RunIvrStep(
+            step_id=step_id,
+            kind="hold_callback_offer",
+            channel_id=state.caller_channel,
+            agent_id=state.agent_id,
+        ),
+    ]
+
+
+def offer_ended(
+    policy: InboundPolicy, state: CallState, event: m.CallEvent, now: datetime
+) -> Result:
+    """The callback offer's end: taken (the call ends, a promise of the agent's), or not
+    (back to the agent; to the free agents if the agent hung up meanwhile)."""
+    assert isinstance(event, m.IvrStepEnded)
+    held = state.hold
+    if event.step_id != state.ivr_step or held is None:
+        return state, []
+    facts: list[m.Command] = [
+        m.RecordFacts(fields={"escalation_result": {"result": event.result, **event.detail}})
+    ]
+    state = replace(state, ivr_step=None, hold=replace(held, offering=False))
+    if event.result == "callback":
+        closing: list[m.Command] = [
+            m.CancelTimer(key=HOLD_WARN),
+            _record(state, held, now, "callback"),
+            m.RecordFacts(fields={"end_reason": "hold_callback"}),
+        ]
+        by: HangupBy = "caller" if state.caller_gone else "system"
+        new, commands = policy._finish(replace(state, hold=None), now, "answered", by)
+        return new, [*facts, *closing, *commands]
+    if state.caller_gone or event.result == "abandoned":
+        new, commands = policy._finish(state, now, "answered", "caller", hangup_caller=False)
+        return new, [*facts, *commands]
+    if state.agent_channel is None:  # the agent hung up during the offer
+        moh = m.StartBridgeMoh(bridge_id=state.bridge_id or "", moh_class=state.plan.hold.moh_class)
+        new, commands = requeue(policy, replace(state, bridge_moh=True), now, "agent_hung_up")
+        return new, [*facts, moh, *commands]
+    new, commands = back_to_agent(state, now, "returned")
+    return new, [*facts, *commands]
+
+
+def agent_left_during_offer(state: CallState) -> Result:
+    """The agent hung up while the caller hears the offer: released now; the offer's end
+    decides the caller's way on."""
+    assert state.agent_id is not None
+    return replace(state, agent_id=None, agent_channel=None), [
+        m.ReleaseAgent(agent_id=state.agent_id)
+    ]
+
+
 def reassured(policy: InboundPolicy, state: CallState, event: m.CallEvent, now: datetime) -> Result:
-    """The reassurance ended: the music again, if the caller is still on hold."""
-    if state.hold is None or state.bridge_id is None:
+    """The reassurance ended: the music again, if the caller is still on hold (and not
+    hearing the callback offer)."""
+    if state.hold is None or state.hold.offering or state.bridge_id is None:
         return state, []  # e.g. the beep after a return
     moh = state.plan.hold.moh_class
     return state, [m.StartBridgeMoh(bridge_id=state.bridge_id, moh_class=moh)]

@@ -259,6 +259,8 @@ class InboundPolicy:
         assert isinstance(event, m.AgentLegEnded)
         if state.phase is Phase.TALKING:
             if event.channel_id == state.agent_channel:
+                if state.hold is not None and state.hold.offering:
+                    return hold.agent_left_during_offer(state)
                 if state.hold is not None:  # the caller on hold is never dropped
                     return hold.requeue(self, state, now, "agent_hung_up")
                 return self._finish(state, now, "answered", "agent")
@@ -531,6 +533,8 @@ class InboundPolicy:
 
     def _caller_hung_up(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
         if state.phase is Phase.TALKING:
+            if state.ivr_step is not None:  # the hold's callback offer reports its end
+                return replace(state, caller_gone=True), []
             return self._finish(state, now, "answered", "caller")
         new, commands = self._finish(state, now, "abandoned", "caller")
         if state.system_answered:
@@ -623,7 +627,8 @@ _TABLE: dict[tuple[Phase, type], Handler] = {
     (Phase.TALKING, m.AgentAnswered): InboundPolicy._nothing,
     (Phase.TALKING, m.CallerRingSent): InboundPolicy._nothing,
     # The report of an IVR step that already handed back (a repeat) changes nothing.
-    **{(p, m.IvrStepEnded): InboundPolicy._nothing for p in _LIVE},
+    **{(p, m.IvrStepEnded): InboundPolicy._nothing for p in _RINGING},
+    (Phase.TALKING, m.IvrStepEnded): hold.offer_ended,
     # An IVR step runs: the legs it stopped may still say something; nothing else rings.
     (Phase.IVR_STEP, m.IvrStepEnded): InboundPolicy._ivr_step_ended,
     (Phase.IVR_STEP, m.CallerHungUp): InboundPolicy._caller_left_step,

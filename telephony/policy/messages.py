@@ -248,13 +248,16 @@ class Announce(Message):
 
 class RunIvrStep(Message):
     """Run an escalation step with the IVR's nodes on the (answered) caller: the
-    callback offer, voicemail, or an external number (`dial`). Its end comes back as
-    `IvrStepEnded` with the same `step_id`."""
+    callback offer, voicemail, or an external number (`dial`); or, at a hold's limit,
+    the offer of a callback within 15 minutes (`hold_callback_offer`: the task is a
+    promise of `agent_id`). Its end comes back as `IvrStepEnded` with the same
+    `step_id`."""
 
     step_id: str
-    kind: Literal["callback_offer", "voicemail", "external"]
+    kind: Literal["callback_offer", "voicemail", "external", "hold_callback_offer"]
     channel_id: str
     dial: str | None = None
+    agent_id: str | None = None
 
 
 class RecordAttempt(Message):

@@ -24,6 +24,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, InitErrorDetails, PydanticCustomError
 
+from telephony.policy.call_state import HoldOnMax
 from telephony.rings.cadences import NAME_PATTERN, Cadence, find_cadence, known_cadence_names
 
 MAX_RINGS_LIMIT: Final = 20
@@ -115,7 +116,7 @@ class HoldPolicy(_Frozen):
 
     warn_after_s: _Seconds = 30.0  # the agent's screen warns loudly
     max_s: _Seconds = 90.0  # then `on_max`
-    on_max: Literal["return", "requeue"] = "return"
+    on_max: HoldOnMax = "return"
     reassure: bool = Field(default=True, strict=True)  # "thank you for waiting" at the warning
     moh_class: str = Field(default="default", pattern=MOH_CLASS_PATTERN.pattern)
 
@@ -280,6 +281,10 @@ _ACCEPTED: Final[dict[str, str]] = {
     "outbound_retry_after_hours": "must be a number of hours > 0",
     "outbound_max_attempts": "must be a whole number 1..10",
     "auto_pause_on_miss": "must be true or false",
+    "warn_after_s": "must be a number of seconds > 0",
+    "max_s": "must be a number of seconds > 0",
+    "on_max": "must be one of return, requeue, callback_offer",
+    "reassure": "must be true or false",
     "segments_ms": "must be a list of on/off durations in ms, e.g. [1000, 4000]",
     "name": "must be a lowercase name: letters, digits, '-', '_', up to 32 characters",
     "per_did": "a DID is 1..64 of: digits, letters, + * # _ . -",

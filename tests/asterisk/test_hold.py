@@ -1,22 +1,27 @@
 """Hold on a real PBX, with audio checked from the world side: during a hold the caller
 hears music and nothing of the agent's side; after retrieve both hear each other; the
 recording is one file through it all; the desk phone's hold is the same hold; the
-watchdog warns and acts; an agent hanging up never drops a held caller; a restart
-while on hold keeps the music and the watchdog's real start."""
+watchdog warns and acts (back to the agent, or a callback offer the caller answers with
+keys over SIP); an agent hanging up never drops a held caller; a restart while on hold
+keeps the music and the watchdog's real start."""
 
 from __future__ import annotations
 
 import asyncio
 import math
+import secrets
 import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from telephony.ivr.escalation import OFFER_TIMEOUT_S
+from telephony.sandbox.pair import Sandbox
 from telephony.world.audio import read_samples, tone_share
 from telephony.world.controller import Leg, PhoneBehaviour, World
 
 from .conftest import AGENT_TONE, CALLER_TONE, RunningService, StartService, eventually, set_phones
+from .test_escalation_steps import Prompts, callbacks_in_the_api
 from .test_recordings import logged_in
 
 DID = "908501234567"
@@ -50,12 +55,15 @@ async def snapshot(service: RunningService, call_id: str) -> dict[str, Any]:
     return calls[0]
 
 
-async def hold_state(service: RunningService, call_id: str, on: bool) -> dict[str, Any]:
+async def hold_state(
+    service: RunningService, call_id: str, on: bool, timeout: float = 10.0
+) -> dict[str, Any]:
     async def reached() -> dict[str, Any] | None:
         call = await snapshot(service, call_id)
         return call if (call["hold"] is not None) == on else None
 
-    result: dict[str, Any] = await eventually(reached, what=f"hold {'on' if on else 'off'}")
+    what = f"hold {'on' if on else 'off'}"
+    result: dict[str, Any] = await eventually(reached, timeout, what)
     return result
 
 
@@ -266,3 +274,87 @@ async def _exists(path: Path) -> bool:
 
 async def _open_hold_stored(service: RunningService, call_id: str) -> bool:
     return await service.runtime.holds.open_hold(call_id) is not None
+
+
+async def offer_service(
+    start_service: StartService, sandbox: Sandbox
+) -> tuple[RunningService, Prompts]:
+    """Hold's limit 2 s, then the callback offer (its prompts rendered before the call)."""
+    home = f"{sandbox.pbx.home}/ivr-{secrets.token_hex(4)}"
+    service = await start_service(
+        rings=rings(warn_after_s=1.0, max_s=2.0, on_max="callback_offer", reassure=False),
+        ivr_sounds_dir=str(sandbox.pbx.install.host_path(home)),
+        ivr_sounds_pbx_dir=home,
+    )
+    await service.runtime.ivr.rendered()
+    return service, Prompts(service)
+
+
+async def held_call(service: RunningService, world: World, number: str) -> tuple[Leg, str]:
+    caller, _ = await call_answered(world, number)
+    call = await talking(service)
+    assert service.runtime.calls is not None
+    assert service.runtime.calls.request_hold(call["id"], True, "test")
+    return caller, call["id"]
+
+
+async def test_at_the_hold_limit_the_caller_takes_a_callback_promised_in_the_agents_name(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, prompts = await offer_service(start_service, sandbox)
+    number = "+905551240007"
+    caller, call_id = await held_call(service, world, number)
+    started = time.monotonic()
+    await prompts.count(1)  # "your consultant needs a little longer; press 1 ..."
+    assert 1.8 < time.monotonic() - started < 4.0
+    offering = (await snapshot(service, call_id))["hold"]
+    assert offering is not None and offering["offering"]
+    agent = (await snapshot(service, call_id))["agent_id"]
+    await world.press(caller, "1")  # over SIP, from a caller still in the talk bridge
+    await prompts.count(2)  # "press 1 for this number, or key another and #"
+    await world.press(caller, "1")
+    await asyncio.wait_for(caller.ended.wait(), 20)  # thanked, then hung up
+    record = await service.ended_call(number=number)
+    assert (record.outcome, record.end_reason, record.hangup_by) == (
+        "answered",
+        "hold_callback",
+        "system",
+    )
+    (step,) = record.escalations or []
+    assert step["step"] == "hold_callback_offer" and step["result"] == "callback"
+    assert step["keys"] == "11" and step["confirmed"] == "caller_id"
+    holds = await service.runtime.holds.of_call(record.id)
+    assert [(h["outcome"], h["over_limit"]) for h in holds] == [("callback", True)]
+    (task,) = await callbacks_in_the_api(service)
+    assert (task["number"], task["agent_id"], task["promise"], task["created_by"]) == (
+        number,
+        agent,
+        True,
+        "hold_offer",
+    )
+    assert task["call_id"] == record.id and task["id"] == step["callback_id"]
+    due_in = datetime.fromisoformat(task["due_at"]) - datetime.fromisoformat(step["due_at"])
+    assert due_in.total_seconds() == 0
+    assert await service.runtime.ivr.store.recent_runs() == []
+    kept = await service.checked_recording(record.id)  # one file, the offer in it
+    assert kept.status == "complete", kept.detail
+
+
+async def test_a_caller_who_lets_the_offer_pass_is_back_with_the_agent(
+    world: World, start_service: StartService, sandbox: Sandbox
+) -> None:
+    service, prompts = await offer_service(start_service, sandbox)
+    number = "+905551240008"
+    caller, call_id = await held_call(service, world, number)
+    await prompts.count(1)
+    await prompts.over(1)
+    await hold_state(service, call_id, False, OFFER_TIMEOUT_S + 3)  # no key meanwhile
+    live = await snapshot(service, call_id)
+    assert live["phase"] == "talking" and not caller.ended.is_set()
+    await world.hangup(caller)
+    record = await service.ended_call(number=number)
+    assert record.outcome == "answered"
+    holds = await service.runtime.holds.of_call(record.id)
+    assert [h["outcome"] for h in holds] == ["returned"]
+    assert [s["result"] for s in record.escalations or []] == ["declined"]
+    assert await callbacks_in_the_api(service) == []

@@ -170,3 +170,116 @@ def test_stale_watchdog_timers_after_retrieve_do_nothing(
     state, _ = policy.decide(held(policy), m.RetrieveRequested(source="browser"), at(12))
     for key in (HOLD_WARN, HOLD_MAX):
         assert policy.decide(state, m.TimerFired(key=key), at(200)) == (state, [])
+
+
+# --- at the limit, a callback offer --------------------------------------------------
+
+OFFER = replace(HOLD, on_max="callback_offer")
+STEP = "c1-holdcb1"
+
+
+def offered(policy: InboundPolicy) -> tuple[CallState, list[m.Command]]:
+    return policy.decide(held(policy, OFFER), m.TimerFired(key=HOLD_MAX), at(100))
+
+
+def ended(result: str, **detail: object) -> m.IvrStepEnded:
+    # validated: `result` is a Literal the tests name by string
+    return m.IvrStepEnded.model_validate({"step_id": STEP, "result": result, "detail": detail})
+
+
+def test_at_max_the_caller_hears_a_callback_offer_in_the_agents_name(
+    policy: InboundPolicy,
+) -> None:
+    state, commands = offered(policy)
+    assert state.phase is Phase.TALKING and state.hold is not None and state.hold.offering
+    assert state.agent_id == "ayse" and state.ivr_step == STEP
+    assert commands[:2] == [
+        m.StopBridgeMoh(bridge_id="c1"),
+        m.StopMoh(channel_id="caller"),
+    ]
+    step = of_type(commands, m.RunIvrStep)
+    assert step == [
+        m.RunIvrStep(step_id=STEP, kind="hold_callback_offer", channel_id="caller", agent_id="ayse")
+    ]
+    assert of_type(commands, m.BridgeCall) == [] and records(commands) == []
+    # Neither the agent's retrieve, a late warning, nor the music's end interrupt it.
+    for event in (
+        m.RetrieveRequested(source="browser"),
+        m.TimerFired(key=HOLD_WARN),
+        m.TimerFired(key=HOLD_MAX),
+        m.AnnouncementDone(),
+    ):
+        assert policy.decide(state, event, at(101)) == (state, [])
+
+
+def test_a_taken_offer_ends_the_call_as_answered_and_releases_the_agent(
+    policy: InboundPolicy,
+) -> None:
+    state, _ = offered(policy)
+    state, commands = policy.decide(state, ended("callback", callback_id=7), at(110))
+    assert state.phase is Phase.ENDED
+    record = records(commands)[0]
+    assert (record.outcome, record.over_limit, record.ended_at) == ("callback", True, at(110))
+    assert len(records(commands)) == 1  # closed once
+    assert m.HangupChannel(channel_id="c1-agent-1") in commands
+    assert m.ReleaseAgent(agent_id="ayse") in commands
+    assert m.EndCall(outcome="answered", hangup_by="system") in commands
+    facts = [c.fields for c in commands if isinstance(c, m.RecordFacts)]
+    assert {"escalation_result": {"result": "callback", "callback_id": 7}} in facts
+    assert {"end_reason": "hold_callback"} in facts
+
+
+@pytest.mark.parametrize("result", ["declined", "failed"])
+def test_a_declined_offer_puts_the_caller_back_to_the_agent(
+    policy: InboundPolicy, result: str
+) -> None:
+    state, _ = offered(policy)
+    state, commands = policy.decide(state, ended(result), at(112))
+    assert state.phase is Phase.TALKING and state.hold is None and state.ivr_step is None
+    assert m.BridgeCall(bridge_id="c1", channel_ids=("c1-agent-1",)) in commands
+    assert records(commands)[0].outcome == "returned"
+    # The next hold has its own offer.
+    state, _ = policy.decide(state, BROWSER, at(120))
+    state, commands = policy.decide(state, m.TimerFired(key=HOLD_MAX), at(210))
+    steps = [c.step_id for c in commands if isinstance(c, m.RunIvrStep)]
+    assert steps == ["c1-holdcb2"]
+
+
+def test_the_agent_hanging_up_during_the_offer_leaves_the_caller_to_the_offer(
+    policy: InboundPolicy,
+) -> None:
+    state, _ = offered(policy)
+    state, commands = policy.decide(
+        state, m.AgentLegEnded(channel_id="c1-agent-1", reason="hangup"), at(103)
+    )
+    assert commands == [m.ReleaseAgent(agent_id="ayse")]
+    assert state.phase is Phase.TALKING and state.agent_id is None
+    # Declined: the free agents are offered the caller, with music meanwhile.
+    waiting, commands = policy.decide(state, ended("declined"), at(108))
+    assert waiting.phase is Phase.WAITING and waiting.hold is None
+    assert m.StartBridgeMoh(bridge_id="c1", moh_class="default") in commands
+    assert records(commands)[0].outcome == "agent_hung_up"
+    assert isinstance(commands[-1], m.ReserveAgents)
+    # Taken: the call ends, the promise stays the first agent's (the IVR made it).
+    done, commands = policy.decide(state, ended("callback"), at(108))
+    assert done.phase is Phase.ENDED and of_type(commands, m.ReleaseAgent) == []
+    assert m.EndCall(outcome="answered", hangup_by="system") in commands
+
+
+def test_a_caller_hanging_up_during_the_offer_is_a_hold_abandon_once_it_reports(
+    policy: InboundPolicy,
+) -> None:
+    state, _ = offered(policy)
+    state, commands = policy.decide(state, m.CallerHungUp(), at(104))
+    assert commands == [] and state.phase is Phase.TALKING  # the offer's report follows
+    state, commands = policy.decide(state, ended("abandoned"), at(104))
+    assert state.phase is Phase.ENDED
+    assert records(commands)[0].outcome == "caller_hung_up"
+    assert m.EndCall(outcome="answered", hangup_by="caller") in commands
+    assert m.HangupChannel(channel_id="caller") not in commands
+
+
+def test_a_report_of_another_step_changes_nothing(policy: InboundPolicy) -> None:
+    state, _ = offered(policy)
+    other = m.IvrStepEnded(step_id="c1-holdcb0", result="callback")
+    assert policy.decide(state, other, at(105)) == (state, [])

@@ -1,5 +1,6 @@
 """Property tests of hold: whatever the agent and caller press, and whenever, a held
-caller is never dropped by us, no hold outlives its maximum, every hold is closed."""
+caller is never dropped by us, no hold outlives its maximum (and the callback offer's
+length, when the policy offers one), every hold is closed. Each watchdog action."""
 
 from __future__ import annotations
 
@@ -10,11 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from telephony.policy import messages as m
-from telephony.policy.call_state import HoldPlan
+from telephony.policy.call_state import HoldOnMax, HoldPlan
 from telephony.policy.inbound import CallState, InboundPolicy, Limits, Phase, RingPlan
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 HOLD = HoldPlan(warn_after=timedelta(seconds=3), max=timedelta(seconds=8))
+OFFER_S = 4.0  # the callback offer's prompt and wait for a key
+ON_MAX = st.sampled_from(["return", "requeue", "callback_offer"])
+OFFER_RESULTS = st.sampled_from(["declined", "callback", "failed"])
 ACTIONS = st.lists(
     st.tuples(
         st.sampled_from(
@@ -35,6 +39,8 @@ class Run:
     open_holds: set[datetime] = field(default_factory=set)
     closed_holds: list[tuple[datetime, datetime]] = field(default_factory=list)
     caller_dropped: bool = False
+    offer_result: str = "declined"
+    caller_gone: bool = False
 
     def execute(self, command: m.Command, now: datetime) -> m.CallEvent | None:
         match command:
@@ -49,6 +55,10 @@ class Run:
             case m.ReleaseAgent(agent_id=agent):
                 assert agent not in self.available, "released twice"
                 self.available.append(agent)
+            case m.RunIvrStep(step_id=step):
+                # The IVR reports the offer's end; "abandoned" if the caller left.
+                later = now + timedelta(seconds=OFFER_S)
+                self.pending.append((later, m.IvrStepEnded(step_id=step, result="declined")))
             case m.StartTimer(key=key, at=at):
                 self.timers[key] = at
             case m.CancelTimer(key=key):
@@ -63,11 +73,14 @@ class Run:
 
 
 @settings(max_examples=300, deadline=None)
-@given(ACTIONS)
-def test_hold_rules_hold_whatever_is_pressed(actions: list[tuple[str, float]]) -> None:
+@given(ACTIONS, ON_MAX, OFFER_RESULTS)
+def test_hold_rules_hold_whatever_is_pressed(
+    actions: list[tuple[str, float]], on_max: HoldOnMax, offer_result: str
+) -> None:
     policy = InboundPolicy(Limits(no_agent_retry=timedelta(seconds=1)))
-    plan = replace(RingPlan(), hold=HOLD)
-    run = Run()
+    hold = replace(HOLD, on_max=on_max)
+    plan = replace(RingPlan(), hold=hold)
+    run = Run(offer_result=offer_result)
     state, commands = policy.start("c", "caller", T0, plan)
     state = _apply(policy, run, state, commands, T0)
     state, commands = policy.decide(
@@ -87,6 +100,7 @@ def test_hold_rules_hold_whatever_is_pressed(actions: list[tuple[str, float]]) -
         if event is None:
             continue
         held = state.hold is not None
+        run.caller_gone = run.caller_gone or isinstance(event, m.CallerHungUp)
         state, commands = policy.decide(state, event, at)
         if held and not isinstance(event, m.CallerHungUp):
             # A held caller is never dropped by us: no hangup of the caller, no end.
@@ -95,8 +109,9 @@ def test_hold_rules_hold_whatever_is_pressed(actions: list[tuple[str, float]]) -
         state = _apply(policy, run, state, commands, at)
     state = _until(policy, run, state, at + timedelta(seconds=30))
     # No hold outlives its maximum (the watchdog acted), and every hold was closed.
+    longest = HOLD.max + timedelta(seconds=OFFER_S if on_max == "callback_offer" else 0)
     for start, end in run.closed_holds:
-        assert end - start <= HOLD.max
+        assert end - start <= longest
     assert state.hold is None and not run.open_holds
 
 
@@ -137,6 +152,9 @@ def _until(policy: InboundPolicy, run: Run, state: CallState, until: datetime) -
             run.timers.pop(event.key)
         else:
             run.pending.remove((now, event))
+        if isinstance(event, m.IvrStepEnded):
+            result = "abandoned" if run.caller_gone else run.offer_result
+            event = event.model_copy(update={"result": result})
         state, commands = policy.decide(state, event, now)
         state = _apply(policy, run, state, commands, now)
     return state

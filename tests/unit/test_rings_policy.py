@@ -135,6 +135,8 @@ BAD_POLICIES: list[tuple[dict[str, Any], str, str]] = [
         "escalation[0].ring_all.agents",
         "unknown field",
     ),
+    ({"hold": {"on_max": "callback"}}, "hold.on_max = 'callback'", "callback_offer"),
+    ({"hold": {"max_s": -1}}, "hold.max_s = -1", "seconds > 0"),
 ]
 
 
@@ -321,3 +323,8 @@ def test_braces_in_a_key_are_shown_as_given() -> None:
     assert lines == [
         "custom_cadences.a{x}.name = 'b': must be 'a{x}', the key it is listed under (or left out)"
     ]
+
+
+def test_each_hold_limit_action_is_accepted() -> None:
+    for action in ("return", "requeue", "callback_offer"):
+        assert RingPolicy.model_validate({"hold": {"on_max": action}}).hold.on_max == action
