@@ -15,6 +15,7 @@ const I18N = {
     no_pops: "No call is ringing for you.", current_call: "Call",
     hold: "Hold (Alt+H)", retrieve: "Retrieve (Alt+H)",
     hold_warning: "Hold is too long: go back to the caller now!",
+    hold_offering: "The caller is hearing a callback offer (within 15 minutes): if they do not take it, they come back to you.",
     rec_on: "● Recording", rec_paused: "Recording paused", rec_none: "Not recorded",
     rec_pause: "Pause recording", rec_resume: "Resume recording",
     thank: "Thank the caller for waiting.",
@@ -44,6 +45,7 @@ const I18N = {
     no_pops: "Size çalan çağrı yok.", current_call: "Görüşme",
     hold: "Beklet (Alt+H)", retrieve: "Geri al (Alt+H)",
     hold_warning: "Bekletme çok uzun: hemen arayana dönün!",
+    hold_offering: "Arayana geri arama teklifi dinletiliyor (15 dakika içinde): kabul etmezse size geri döner.",
     rec_on: "● Kayıt yapılıyor", rec_paused: "Kayıt duraklatıldı", rec_none: "Kayıt yok",
     rec_pause: "Kaydı duraklat", rec_resume: "Kayda devam et",
     thank: "Beklediği için arayana teşekkür edin.",
@@ -429,6 +431,9 @@ function tick() {
     const holdS = hold ? Math.max(0, (serverNow() - Date.parse(hold.since)) / 1000) : 0;
     document.getElementById("hold").hidden = Boolean(hold) || ended;
     document.getElementById("retrieve").hidden = !hold;
+    // At the hold's limit the caller may be hearing a callback offer: its end decides.
+    document.getElementById("retrieve").disabled = Boolean(hold && hold.offering);
+    document.getElementById("hold-offering").hidden = !(hold && hold.offering);
     const holdTimer = document.getElementById("hold-timer");
     holdTimer.hidden = !hold;
     holdTimer.textContent = hold ? `${t("on_hold_for")} ${Math.floor(holdS)} s` : "";

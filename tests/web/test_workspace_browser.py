@@ -187,9 +187,18 @@ async def test_hold_from_the_call_snapshot_timer_warning_and_thanks(
             {**talking, "hold": {"since": since, "source": "phone", "warned": True}}
         )
         await expect(page.locator("#hold-warning")).to_be_visible(timeout=UI_TIMEOUT)
+        await expect(page.locator("#hold-offering")).to_be_hidden()
+        # At the limit the caller hears a callback offer: said, and no retrieve meanwhile.
+        offering = {"since": since, "source": "phone", "warned": True, "offering": True}
+        push.pops.on_snapshot({**talking, "hold": offering})
+        await expect(page.locator("#hold-offering")).to_have_text(
+            re.compile(r"^Arayana geri arama teklifi"), timeout=UI_TIMEOUT
+        )
+        await expect(page.locator("#retrieve")).to_be_disabled()
         # Retrieved: the reminder to thank the caller.
         push.pops.on_snapshot({**talking, "hold": None, "hold_retrieved": True})
         await expect(page.locator("#thank-reminder")).to_be_visible(timeout=UI_TIMEOUT)
         await expect(page.locator("#hold-warning")).to_be_hidden()
+        await expect(page.locator("#hold-offering")).to_be_hidden()
         await expect(page.locator("#hold-timer")).to_be_hidden()
         assert seen.console_errors == []
