@@ -189,7 +189,7 @@ class CallService:
             return
         status = event.dialstatus.upper()
         if status == "RINGING":
-            session.feed(m.AgentRinging(channel_id=channel))
+            session.feed(m.AgentRinging(channel_id=channel, at=event.timestamp))
         elif status == "ANSWER":
             session.feed(m.AgentAnswered(channel_id=channel))
         elif status in DIAL_ENDED:

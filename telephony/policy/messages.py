@@ -36,7 +36,11 @@ class NoAgentAvailable(Message):
 
 
 class AgentRinging(Message):
+    """The agent's phone rings (the Dial's RINGING); `at`: when, by Asterisk's clock (the
+    event's timestamp), which in a burst is earlier than the event's turn here."""
+
     channel_id: str
+    at: datetime | None = None
 
 
 class AgentAnswered(Message):

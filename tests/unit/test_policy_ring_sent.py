@@ -1,5 +1,7 @@
 """The caller's rings count from the 180 actually sent (`CallerRingSent`), not from the
-call's start: in a burst of arrivals the 180 leaves later. Fake clock, no I/O."""
+call's start: in a burst of arrivals the 180 leaves later. An agent's rings count from
+their phone's RINGING by Asterisk's clock, not from the event's turn here. Fake clock,
+no I/O."""
 
 from __future__ import annotations
 
@@ -89,3 +91,25 @@ def test_a_ring_reported_after_the_answer_changes_nothing(policy: InboundPolicy)
     state, _ = policy.decide(state, m.AgentAnswered(channel_id="c1-agent-1"), at(1))
     assert state.phase is Phase.TALKING
     assert policy.decide(state, m.CallerRingSent(at=at(0.2)), at(1.1)) == (state, [])
+
+
+def test_an_agents_rings_count_from_the_ringing_by_asterisks_clock(policy: InboundPolicy) -> None:
+    state = offered(policy, agent_rings=1)
+    ringing = m.AgentRinging(channel_id="c1-agent-1", at=at(0.1))
+    state, commands = policy.decide(state, ringing, at(0.4))  # the event's turn came late
+    assert timers(commands)["agent_ring:1"] == at(2.1)
+    assert state.legs[0].ringing_at == at(0.1)
+
+
+@pytest.mark.parametrize(
+    "stamp",
+    [at(0.5), at(-10), None],  # in the future, too old to trust (another host's clock), none
+    ids=["future", "stale", "none"],
+)
+def test_a_ringing_stamp_the_clocks_disagree_on_counts_from_its_turn(
+    policy: InboundPolicy, stamp: datetime | None
+) -> None:
+    state = offered(policy, agent_rings=1)
+    ringing = m.AgentRinging(channel_id="c1-agent-1", at=stamp)
+    state, commands = policy.decide(state, ringing, at(0.4))
+    assert timers(commands)["agent_ring:1"] == at(2.4)
