@@ -21,6 +21,7 @@ from telephony.calls.legs import bridge_together, create_and_dial
 from telephony.calls.presence import AgentPresence
 from telephony.calls.queue import QueueInfo
 from telephony.calls.session import CallSession
+from telephony.calls.shared_commands import NotShared, run_shared
 from telephony.policy import messages as m
 from telephony.store.holds import HoldStore
 from telephony.store.repo import AttemptRecord, CallStore
@@ -39,14 +40,6 @@ class Recorder(Protocol):
     """Starts a call's recording (telephony.recording.keeper.RecordingKeeper)."""
 
     async def start(self, call_id: str, caller_channel: str, did: str = "") -> None: ...
-
-
-_HANGUP_REASONS = {
-    "normal": "normal",
-    "busy": "busy",
-    "congestion": "congestion",
-    "no_answer": "no_answer",
-}
 
 
 class CommandExecutor:
@@ -72,7 +65,6 @@ class CommandExecutor:
         self._retry_delays = retry_delays
         self._rest = rest
         self._store = store
-        self._pool = presence.pool
         self._presence = presence
         self._app = app
         self._clock = clock
@@ -115,6 +107,9 @@ class CommandExecutor:
 
     async def _execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
         rest = self._rest
+        shared = await run_shared(rest, self._presence, session, command)
+        if not isinstance(shared, NotShared):
+            return shared
         match command:
             case m.RingCaller(channel_id=channel):
                 # Not awaited: the agent's dial and the screen pop need not wait for the
@@ -124,16 +119,6 @@ class CommandExecutor:
                 if session.ringing is not None:  # a ring after the answer would be a tone
                     await session.ringing
                 await rest.answer(channel)
-            case m.ReserveAgents(exclude=exclude, limit=limit, strategy=strategy, group=group):
-                slots = self._pool.reserve(
-                    session.call_id, exclude, limit=limit, strategy=strategy, group=group
-                )
-                if not slots:
-                    return m.NoAgentAvailable()
-                offers = (m.AgentOffer(agent_id=s.agent_id, endpoint=s.endpoint) for s in slots)
-                return m.AgentsReserved(agents=tuple(offers))
-            case m.ReleaseAgent(agent_id=agent, missed=missed, pause=pause):
-                await self._presence.released(agent, missed=missed, pause=pause)
             case m.DialAgent(agent_id=agent, endpoint=endpoint, channel_id=channel):
                 structlog.contextvars.bind_contextvars(agent_id=agent)  # this call's task only
                 log.info("call.dial_agent", endpoint=endpoint)
@@ -146,8 +131,6 @@ class CommandExecutor:
                     app_args=f"agent,{session.call_id}",
                     originator=session.caller_channel,
                 )
-            case m.HangupChannel(channel_id=channel, reason=reason):
-                await rest.hangup(channel, reason=_HANGUP_REASONS[reason])
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
                 await bridge_together(rest, bridge, list(channels))
                 if session.answered_at is None:  # back from hold is not a new answer
@@ -170,15 +153,8 @@ class CommandExecutor:
             case m.StartRecording(channel_id=channel, name=name):
                 if self._recorder is not None:
                     await self._recorder.start(name, channel, session.did)
-            case m.DestroyBridge(bridge_id=bridge):
-                await rest.destroy_bridge(bridge)
             case m.ReturnToDialplan(channel_id=channel, label=label):
                 await rest.continue_in_dialplan(channel, label=label)
-            case m.StartMoh(channel_id=channel, moh_class=moh_class):
-                await rest.start_moh(channel, moh_class)
-            case m.StopMoh(channel_id=channel):
-                with contextlib.suppress(Conflict):  # no music playing: stopped already
-                    await rest.stop_moh(channel)
             case m.Announce(channel_id=channel, playback_id=playback):
                 self._on_agent_channel(session, playback)  # its PlaybackFinished comes here
                 told = self._queue.announcement(session.call_id)
@@ -189,10 +165,6 @@ class CommandExecutor:
                     return m.IvrStepEnded(step_id=step_id, result="failed", detail=detail)
             case m.RecordAttempt():
                 await self._store_attempt(session, command)
-            case m.StartTimer(key=key, at=at):
-                session.start_timer(key, at)
-            case m.CancelTimer(key=key):
-                session.cancel_timer(key)
             case m.RecordFacts(fields=fields):
                 await self._store_update(session, fields)
             case m.EndCall(outcome=outcome, hangup_by=hangup_by):

@@ -48,6 +48,7 @@ from telephony.ari import (
     StasisStart,
 )
 from telephony.calls.legs import DIAL_ENDED, bridge_together, create_and_dial
+from telephony.calls.timers import SessionTimers
 from telephony.ivr import messages as m
 from telephony.ivr.escalation import FlowStep, step_flow
 from telephony.ivr.live import LiveFlows
@@ -387,7 +388,7 @@ class IvrRun:
         self.arrived_at = arrived_at
         self.state: IvrState | None = None
         self._queue: asyncio.Queue[m.IvrEvent] = asyncio.Queue()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._timers = SessionTimers(owner._clock, lambda key: self.feed(m.TimerFired(key=key)))
         self.outside_done = asyncio.Event()  # voicemail recorded, or the far end gone
         self.caller_left = asyncio.Event()  # the caller's channel left our app
         self._dial: asyncio.Queue[str] = asyncio.Queue()
@@ -437,9 +438,7 @@ class IvrRun:
                 self.state = state
                 pending += await self._execute_all(commands)
         finally:
-            for handle in self._timers.values():
-                handle.cancel()
-            self._timers.clear()
+            self._timers.cancel_all()
             self.owner._release(self)
 
     async def run_route(self, route: m.Route, *, stop_ringing: bool = False) -> None:
@@ -492,22 +491,14 @@ class IvrRun:
                 with contextlib.suppress(NotFound):
                     await rest.stop_playback(playback)
             case m.StartTimer(key=key, at=at):
-                self._cancel(key)
-                delay = max(0.0, (at - self.owner._clock()).total_seconds())
-                loop = asyncio.get_running_loop()
-                self._timers[key] = loop.call_later(delay, self.feed, m.TimerFired(key=key))
+                self._timers.start(key, at)
             case m.CancelTimer(key=key):
-                self._cancel(key)
+                self._timers.cancel(key)
             case m.Alarm(kind=kind, detail=detail):
                 self.owner._alarm(kind, f"DID {self.did}: {detail}", self.call_id)
             case m.Finish(route=route, record=record):
                 await self._finish(route, record)
         return None
-
-    def _cancel(self, key: str) -> None:
-        handle = self._timers.pop(key, None)
-        if handle is not None:
-            handle.cancel()
 
     async def _play(self, command: m.PlayPrompts) -> m.IvrEvent | None:
         resolved = await self.owner.sounds.resolve(

@@ -32,6 +32,8 @@ from telephony.calls.legs import DIAL_ENDED, bridge_together, create_and_dial
 from telephony.calls.policies import LivePolicies
 from telephony.calls.presence import AgentPresence
 from telephony.calls.service import new_call_id, utc_now
+from telephony.calls.shared_commands import NotShared, run_shared
+from telephony.calls.timers import SessionTimers
 from telephony.policy import messages as m
 from telephony.policy.outbound import (
     CustomerAnswered,
@@ -66,7 +68,7 @@ class OutboundSession:
         self.call_id = new_call_id(calls.clock())
         self.state: OutboundState | None = None
         self._queue: asyncio.Queue[OutboundEvent] = asyncio.Queue()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.timers = SessionTimers(calls.clock, lambda key: self.feed(m.TimerFired(key=key)))
 
     def feed(self, event: OutboundEvent) -> None:
         self._queue.put_nowait(event)
@@ -94,9 +96,7 @@ class OutboundSession:
             stopping = True  # the task stays `calling`; the next start requeues it
             raise
         finally:
-            for handle in self._timers.values():
-                handle.cancel()
-            self._timers.clear()
+            self.timers.cancel_all()
             if not stopping and (self.state is None or not self.state.settled):
                 # Never leave a task `calling`: whatever happened, it is tried again later.
                 await self.calls.settle_quietly(
@@ -130,17 +130,6 @@ class OutboundSession:
             if answer is not None:
                 answers.append(answer)
         return answers
-
-    def start_timer(self, key: str, at: datetime) -> None:
-        self.cancel_timer(key)
-        delay = max(0.0, (at - self.calls.clock()).total_seconds())
-        loop = asyncio.get_running_loop()
-        self._timers[key] = loop.call_later(delay, self.feed, m.TimerFired(key=key))
-
-    def cancel_timer(self, key: str) -> None:
-        handle = self._timers.pop(key, None)
-        if handle is not None:
-            handle.cancel()
 
 
 class OutboundCalls:
@@ -338,6 +327,9 @@ class OutboundCalls:
 
     async def _execute(self, session: OutboundSession, command: OutboundCommand) -> Any:
         rest = self._rest
+        shared = await run_shared(rest, self._presence, session, command)
+        if not isinstance(shared, NotShared):
+            return shared
         match command:
             case DialCustomer(endpoint=endpoint, channel_id=channel):
                 self._by_channel[channel] = session  # before any of its events arrive
@@ -352,17 +344,6 @@ class OutboundCalls:
                     app_args=f"{OUTBOUND_ARG},{session.call_id}",
                     variables={"CALLERID(num)": did, "CONNECTEDLINE(num)": did},
                 )
-            case m.ReserveAgents(exclude=exclude, limit=limit, strategy=strategy, prefer=prefer):
-                pool = self._presence.pool
-                slots = pool.reserve(
-                    session.call_id, exclude, limit=limit, strategy=strategy, prefer=prefer
-                )
-                if not slots:
-                    return m.NoAgentAvailable()
-                offers = (m.AgentOffer(agent_id=s.agent_id, endpoint=s.endpoint) for s in slots)
-                return m.AgentsReserved(agents=tuple(offers))
-            case m.ReleaseAgent(agent_id=agent, missed=missed, pause=pause):
-                await self._presence.released(agent, missed=missed, pause=pause)
             case m.DialAgent(agent_id=agent, endpoint=endpoint, channel_id=channel):
                 self._by_channel[channel] = session
                 log.info("outbound.dial_agent", agent_id=agent, endpoint=endpoint)
@@ -375,25 +356,13 @@ class OutboundCalls:
                     app_args=f"agent,{session.call_id}",
                     originator=session.state.customer_channel,
                 )
-            case m.HangupChannel(channel_id=channel, reason=reason):
-                await rest.hangup(channel, reason=reason)
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
                 await bridge_together(rest, bridge, list(channels))
             case m.StartRecording(channel_id=channel, name=name):
                 if self.recorder is not None:
                     await self.recorder.start(name, channel)
-            case m.DestroyBridge(bridge_id=bridge):
-                await rest.destroy_bridge(bridge)
-            case m.StartMoh(channel_id=channel, moh_class=moh_class):
-                await rest.start_moh(channel, moh_class)
-            case m.StopMoh(channel_id=channel):
-                await rest.stop_moh(channel)
             case PlaySound(channel_id=channel, sound=sound):
                 await rest.play(channel, f"sound:{sound}")
-            case m.StartTimer(key=key, at=at):
-                session.start_timer(key, at)
-            case m.CancelTimer(key=key):
-                session.cancel_timer(key)
             case SettleTask():
                 log.info("outbound.settled", outcome=command.outcome, status=command.status)
                 await self.settle_quietly(session.task.id, command)

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from telephony.calls.timers import SessionTimers
 from telephony.policy.inbound import CallState, InboundPolicy, Phase, PolicyError, RingPlan
 from telephony.policy.messages import CallEvent, Command, RecordHold, TimerFired
 from telephony.store.retry import Write
@@ -67,7 +68,7 @@ class CallSession:
         self._executor = executor
         self._clock = clock
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
-        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self.timers = SessionTimers(clock, lambda key: self.feed(TimerFired(key=key)))
         # Store writes run behind the call (one writer for all calls, in order), so no
         # call waits for the database.
         self._writer = writer
@@ -128,9 +129,7 @@ class CallSession:
             while not self.ended:
                 await self._apply(await self._queue.get())
         finally:
-            for handle in self._timers.values():
-                handle.cancel()
-            self._timers.clear()
+            self.timers.cancel_all()
             # The call's writes go on behind it, whatever happens here: never cancelled
             # (a database far behind under load must not lose a call's end), and the
             # service's close waits for the writer too.
@@ -179,19 +178,6 @@ class CallSession:
             if answer is not None:
                 answers.append(answer)
         return answers
-
-    # --- timers (used by the executor) -----------------------------------------
-
-    def start_timer(self, key: str, at: datetime) -> None:
-        self.cancel_timer(key)
-        delay = max(0.0, (at - self._clock()).total_seconds())
-        loop = asyncio.get_running_loop()
-        self._timers[key] = loop.call_later(delay, self.feed, TimerFired(key=key))
-
-    def cancel_timer(self, key: str) -> None:
-        handle = self._timers.pop(key, None)
-        if handle is not None:
-            handle.cancel()
 
     def note_hold(self, hold: RecordHold) -> None:
         """The latest record of each hold (one per start time), for the live view."""
