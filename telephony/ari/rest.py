@@ -6,7 +6,7 @@ names are snake_case. Errors: see `telephony.ari.errors` (404 means gone).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from telephony.ari.errors import AriError
@@ -294,6 +294,19 @@ class AriRest(AriTransport):
 
     async def get_application(self, app: str) -> Application:
         return await self._one(Application, "GET", f"/applications/{seg(app)}")
+
+    async def filter_events(
+        self,
+        app: str,
+        *,
+        allowed: Iterable[str] | None = None,
+        disallowed: Iterable[str] | None = None,
+    ) -> None:
+        """Which event types Asterisk sends the app: only `allowed` ones (if given), never
+        `disallowed` ones; a list not given is left as it is."""
+        lists = {"allowed": allowed, "disallowed": disallowed}
+        body = {k: [{"type": t} for t in v] for k, v in lists.items() if v is not None}
+        await self.request("PUT", f"/applications/{seg(app)}/eventFilter", body=body)
 
     async def asterisk_info(self) -> dict[str, Any]:
         data = await self.request("GET", "/asterisk/info")

@@ -107,12 +107,15 @@ class AriTransport:
         params: Mapping[str, QueryValue] | None = None,
         *,
         variables: Mapping[str, str] | None = None,
+        body: Mapping[str, Any] | None = None,
     ) -> Any:
         """Call ARI; return the decoded JSON body, or None when there is none.
 
-        `path` is relative to /ari and already escaped (see `seg`).
+        `path` is relative to /ari and already escaped (see `seg`). `variables` go in
+        the JSON body as ARI's `variables` object; `body` is any other JSON body.
         """
-        body = {"variables": dict(variables)} if variables is not None else None
+        if variables is not None:
+            body = {**(body or {}), "variables": dict(variables)}
         text = (await self._send(method, path, params, body)).decode("utf-8", "replace")
         if not text.strip():
             return None
@@ -134,7 +137,7 @@ class AriTransport:
         method: str,
         path: str,
         params: Mapping[str, QueryValue] | None,
-        body: dict[str, Any] | None,
+        body: Mapping[str, Any] | None,
     ) -> bytes:
         url = yarl.URL(self._base + path, encoded=True)
         try:

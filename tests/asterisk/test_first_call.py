@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from pathlib import Path
 
+import pytest
+
+import telephony.ari.events as ari_events
+from telephony.ari import Event
+from telephony.ari.models import parse_event
+from telephony.calls.service import UNREAD_EVENTS
 from telephony.sandbox.pair import Sandbox
 from telephony.world.audio import duration_s, tones_heard
 from telephony.world.controller import Leg, PhoneBehaviour, World
@@ -170,3 +177,31 @@ async def _settled(path: object) -> bool:
     size = p.stat().st_size
     await asyncio.sleep(0.2)
     return p.stat().st_size == size and size > 44
+
+
+async def test_asterisk_sends_the_service_only_the_events_it_reads(
+    world: World, start_service: StartService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app's event filter, set at connect: a whole answered and recorded call brings
+    none of the event types the service never reads (ChannelVarset alone was half)."""
+    seen: Counter[str] = Counter()
+    parse = parse_event
+
+    def counting(raw: str | bytes) -> Event:
+        event = parse(raw)
+        if event.application == "thirdring":
+            seen[event.type] += 1
+        return event
+
+    monkeypatch.setattr(ari_events, "parse_event", counting)
+    service = await start_service()
+    set_phones(world, PhoneBehaviour(answer_after=0.5, tone_hz=AGENT_TONE))
+    caller = await world.call("908501234567", "+905551249901", "Filtre", tone_hz=CALLER_TONE)
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    await asyncio.sleep(1.0)
+    await world.hangup(caller)
+    record = await service.ended_call(number="+905551249901")
+    kept = await service.checked_recording(record.id)
+    assert kept.status == "complete", kept.detail
+    assert seen["StasisStart"] and seen["Dial"] and seen["StasisEnd"]
+    assert not set(seen) & set(UNREAD_EVENTS), seen

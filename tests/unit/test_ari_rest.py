@@ -391,3 +391,12 @@ def test_base_url_with_credentials_is_refused_without_echo() -> None:
     assert PASSWORD not in str(info.value)
     with pytest.raises(ValueError, match="scheme"):
         AriRest("ftp://127.0.0.1:8088", USER, PASSWORD)
+
+
+async def test_filter_events_sets_the_lists_given(fake: FakeAri, rest: AriRest) -> None:
+    await rest.filter_events("thirdring", disallowed=["ChannelVarset", "BridgeCreated"])
+    await rest.filter_events("world", allowed=["StasisStart"], disallowed=[])
+    first, second = fake.seen
+    assert (first.method, first.path) == ("PUT", "/ari/applications/thirdring/eventFilter")
+    assert first.body == {"disallowed": [{"type": "ChannelVarset"}, {"type": "BridgeCreated"}]}
+    assert second.body == {"allowed": [{"type": "StasisStart"}], "disallowed": []}
