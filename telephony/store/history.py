@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Executable, Row, select
+from sqlalchemy import Engine, Row, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telephony.store.db import sqlite_file_reader
@@ -20,6 +20,51 @@ from telephony.store.models import Agent, Call, Callback, CallNote, Contact, Con
 
 OPEN_CALLBACK_STATUSES = ("pending", "calling")
 DEFAULT_LAST_CALLS = 5
+
+# Built once, with bound parameters: a statement built per call costs SQLAlchemy more
+# than the read (1.8 ms of CPU per pop for the three, 0.4 ms like this, measured on the
+# history_lookup database), most of it matching the new statement to the cached one.
+_LAST_CALLS = (
+    select(
+        Call.id,
+        Call.arrived_at,
+        Call.did,
+        Call.agent_id,
+        Agent.name.label("agent_name"),
+        Call.answered_at,
+        Call.ended_at,
+        Call.outcome,
+        Call.recording_name,
+        CallNote.outcome.label("note_outcome"),
+        CallNote.lost_reason,
+        CallNote.notes,
+        CallNote.needs,
+        CallNote.next_step,
+        CallNote.next_step_at,
+    )
+    .outerjoin(Agent, Agent.id == Call.agent_id)
+    .outerjoin(CallNote, CallNote.call_id == Call.id)
+    .where(Call.caller_number == bindparam("number"))
+    .order_by(Call.arrived_at.desc())
+    .limit(bindparam("limit"))
+)
+_WHO = (
+    select(
+        Contact.name,
+        Contact.call_count,
+        Contact.first_seen,
+        ContactNote.name.label("typed_name"),
+        ContactNote.needs,
+    )
+    .outerjoin(ContactNote, ContactNote.number_e164 == Contact.number_e164)
+    .where(Contact.number_e164 == bindparam("number"))
+)
+_OPEN_CALLBACKS = (
+    select(Callback.id, Callback.due_at, Callback.status, Callback.agent_id, Callback.attempts)
+    .where(Callback.number == bindparam("number"), Callback.status.in_(OPEN_CALLBACK_STATUSES))
+    .order_by(Callback.due_at)
+    .limit(10)
+)
 
 
 @dataclass(frozen=True)
@@ -82,9 +127,10 @@ class History:
             self._reader = sqlite_file_reader(self._engine)
         return self._reader
 
-    def _read(self, reader: Engine, *statements: Executable) -> list[list[Row[Any]]]:
+    def _read(self, reader: Engine, number: str, limit: int) -> list[list[Row[Any]]]:
+        params = {"number": number, "limit": limit}
         with reader.connect() as conn:
-            return [list(conn.execute(statement)) for statement in statements]
+            return [list(conn.execute(s, params)) for s in (_LAST_CALLS, _WHO, _OPEN_CALLBACKS)]
 
     async def close(self) -> None:
         if self._reader is not None:
@@ -101,59 +147,17 @@ class History:
         """Everything the pop shows about `number` (E.164); anonymous callers have none."""
         if not number:
             return CallerContext(None)
-        calls = (
-            select(
-                Call.id,
-                Call.arrived_at,
-                Call.did,
-                Call.agent_id,
-                Agent.name.label("agent_name"),
-                Call.answered_at,
-                Call.ended_at,
-                Call.outcome,
-                Call.recording_name,
-                CallNote.outcome.label("note_outcome"),
-                CallNote.lost_reason,
-                CallNote.notes,
-                CallNote.needs,
-                CallNote.next_step,
-                CallNote.next_step_at,
-            )
-            .outerjoin(Agent, Agent.id == Call.agent_id)
-            .outerjoin(CallNote, CallNote.call_id == Call.id)
-            .where(Call.caller_number == number)
-            .order_by(Call.arrived_at.desc())
-            .limit(limit + 1)
-        )
-        who = (
-            select(
-                Contact.name,
-                Contact.call_count,
-                Contact.first_seen,
-                ContactNote.name.label("typed_name"),
-                ContactNote.needs,
-            )
-            .outerjoin(ContactNote, ContactNote.number_e164 == Contact.number_e164)
-            .where(Contact.number_e164 == number)
-        )
-        promised = (
-            select(
-                Callback.id, Callback.due_at, Callback.status, Callback.agent_id, Callback.attempts
-            )
-            .where(Callback.number == number, Callback.status.in_(OPEN_CALLBACK_STATUSES))
-            .order_by(Callback.due_at)
-            .limit(10)
-        )
         # One connection, three indexed reads in turn: parallel connections were tried
         # and gave a worse tail under load (more threads contending with the event loop).
         reader = self._sync_reader()
         if reader is not None:
-            rows, people, callbacks = self._read(reader, calls, who, promised)
+            rows, people, callbacks = self._read(reader, number, limit + 1)
         else:
+            params = {"number": number, "limit": limit + 1}
             async with self._engine.connect() as conn:
-                rows = list(await conn.execute(calls))
-                people = list(await conn.execute(who))
-                callbacks = list(await conn.execute(promised))
+                rows = list(await conn.execute(_LAST_CALLS, params))
+                people = list(await conn.execute(_WHO, params))
+                callbacks = list(await conn.execute(_OPEN_CALLBACKS, params))
         contact = people[0] if people else None
         past = [
             PastCall(
