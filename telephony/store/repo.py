@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Select, case, insert, select, update
+from sqlalchemy import Select, bindparam, case, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -176,7 +177,7 @@ class CallStore:
                 agent_name=None,
             )
             values = {c.name: getattr(record, c.name) for c in _CALL_COLUMNS}
-            await conn.execute(insert(Call).values(values))
+            await conn.execute(_INSERT_CALL, values)
         return record
 
     async def _touch_contact(
@@ -190,17 +191,8 @@ class CallStore:
             "last_seen": seen_at,
             "call_count": 1,
         }
-        if conn.dialect.name == "postgresql":
-            pg = postgresql.insert(Contact).values(values)
-            stmt = pg.on_conflict_do_update(
-                index_elements=[Contact.number_e164], set_=_contact_bump(pg.excluded)
-            ).returning(Contact.id)
-        else:
-            lite = sqlite.insert(Contact).values(values)
-            stmt = lite.on_conflict_do_update(
-                index_elements=[Contact.number_e164], set_=_contact_bump(lite.excluded)
-            ).returning(Contact.id)
-        contact_id: int = (await conn.execute(stmt)).scalar_one()
+        upsert = _UPSERT_CONTACT[conn.dialect.name == "postgresql"]
+        contact_id: int = (await conn.execute(upsert, values)).scalar_one()
         return contact_id
 
     async def update_call(self, call_id: str, **fields: Any) -> None:
@@ -215,8 +207,9 @@ class CallStore:
             return
         if "caller_name" in fields:
             fields["caller_name"] = clean_caller_name(fields["caller_name"])
+        params = {f"new_{k}": v for k, v in fields.items()}
         async with begin(self._engine) as conn:
-            result = await conn.execute(update(Call).where(Call.id == call_id).values(fields))
+            result = await conn.execute(_call_update(frozenset(fields)), {"id_": call_id, **params})
             if result.rowcount == 0:
                 raise CallNotFoundError(f"no call with id {call_id!r}")
 
@@ -226,9 +219,7 @@ class CallStore:
                 f"outcome = {attempt.outcome!r}: must be one of {list(ATTEMPT_OUTCOMES)}"
             )
         async with begin(self._engine) as conn:
-            await conn.execute(
-                insert(CallAttempt).values(call_id=call_id, **dataclasses.asdict(attempt))
-            )
+            await conn.execute(_INSERT_ATTEMPT, {"call_id": call_id, **dataclasses.asdict(attempt)})
 
     async def attempts(self, call_id: str) -> list[AttemptRecord]:
         """The agents this call was offered to, in order."""
@@ -278,6 +269,20 @@ def _records() -> Select[Any]:
     )
 
 
+# The writes every call makes, built once: a statement built per write costs SQLAlchemy
+# more CPU than SQLite spends on it (coercing and cache-keying each new statement), on
+# the event loop every call's deadlines and pops share.
+_INSERT_CALL = insert(Call)
+_INSERT_ATTEMPT = insert(CallAttempt)
+
+
+def _upsert_contact(dialect_insert: Any) -> Any:
+    new = dialect_insert(Contact)
+    return new.on_conflict_do_update(
+        index_elements=[Contact.number_e164], set_=_contact_bump(new.excluded)
+    ).returning(Contact.id)
+
+
 def _contact_bump(excluded: Any) -> Mapping[str, Any]:
     return {
         "call_count": Contact.call_count + 1,
@@ -288,6 +293,18 @@ def _contact_bump(excluded: Any) -> Mapping[str, Any]:
         # An anonymous-named call must not wipe a name learnt earlier.
         "name": case((excluded.name != "", excluded.name), else_=Contact.name),
     }
+
+
+# Indexed by "is PostgreSQL": the upsert is each dialect's own.
+_UPSERT_CONTACT = (_upsert_contact(sqlite.insert), _upsert_contact(postgresql.insert))
+
+
+@functools.lru_cache(maxsize=256)
+def _call_update(columns: frozenset[str]) -> Any:
+    """UPDATE calls SET <columns> WHERE id: one statement per set of columns (a few
+    dozen sets occur)."""
+    values: dict[str, Any] = {c: bindparam(f"new_{c}") for c in columns}
+    return update(Call).where(Call.id == bindparam("id_")).values(values)
 
 
 def _validate_update(fields: Mapping[str, Any]) -> None:
