@@ -83,6 +83,7 @@ ANNOUNCE = "announce"
 # The label in dialplans/pbx/extensions.conf that tells the caller nobody could answer.
 NOBODY_LABEL = "message"
 EVENT_STAMP_TRUSTED = timedelta(seconds=5)
+DEADLINE_FIRST = timedelta(milliseconds=1)
 
 # Why an agent leg ended (Dial status or our own reason) -> what the attempt record says.
 _LEG_OUTCOMES: dict[str, AttemptOutcome] = {
@@ -214,7 +215,10 @@ class InboundPolicy:
         steps = state.plan.escalation
         joins = bool(steps) and steps[0].kind == "ring_all"
         if state.next_step == 0 and not state.system_answered and not joins:
-            return min(limit, max(deadline, state.ringing_since))
+            # Just after the caller's deadline, never at it: the escalation (the caller
+            # answered) must not wait behind the agent's ring-out, whose hangup and
+            # next dial took seconds at 200 calls at once when it happened to go first.
+            return min(limit, max(deadline, state.ringing_since) + DEADLINE_FIRST)
         return limit
 
     def _ring_sent(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:

@@ -8,6 +8,7 @@ import pytest
 
 from telephony.policy import messages as m
 from telephony.policy.inbound import (
+    DEADLINE_FIRST,
     CallState,
     Escalation,
     InboundPolicy,
@@ -79,8 +80,9 @@ def test_reserved_agent_is_dialled_for_at_most_agent_rings(policy: InboundPolicy
     assert commands == [
         m.RecordFacts(fields={"agent_id": "ayse", "agent_channel_id": "c1-agent-1"}),
         m.DialAgent(agent_id="ayse", endpoint="PJSIP/ayse", channel_id="c1-agent-1"),
-        # Not ringing yet: 5 s to start ringing, never past the caller's deadline.
-        m.StartTimer(key="agent_ring:1", at=at(6)),
+        # Not ringing yet: 5 s to start ringing, never past the caller's deadline (just
+        # after it: the escalation goes first).
+        m.StartTimer(key="agent_ring:1", at=at(6) + DEADLINE_FIRST),
     ]
     # The agent's rings count from when the phone really rings.
     _, commands = policy.decide(state, m.AgentRinging(channel_id="c1-agent-1"), at(0.5))
@@ -100,7 +102,7 @@ def test_a_phone_that_never_starts_ringing_is_unreachable_not_a_miss(
 def test_an_agent_never_rings_past_the_callers_deadline(policy: InboundPolicy) -> None:
     state, _ = policy.start("c1", "caller", T0, PLAN)
     _, commands = policy.decide(state, offer("ayse"), at(5))  # 1 s before the deadline
-    assert m.StartTimer(key="agent_ring:1", at=at(6)) in commands
+    assert m.StartTimer(key="agent_ring:1", at=at(6) + DEADLINE_FIRST) in commands
 
 
 def test_answer_bridges_records_and_stores_the_ring(policy: InboundPolicy) -> None:
@@ -194,7 +196,8 @@ def test_deadline_escalates_to_queue_system_answers_with_music(policy: InboundPo
     state = offering(policy)
     state, commands = policy.decide(state, m.TimerFired(key="agent_ring:1"), at(4))
     state, commands = policy.decide(state, offer("mehmet"), at(4))
-    assert m.StartTimer(key="agent_ring:2", at=at(6)) in commands  # capped at the deadline
+    capped = at(6) + DEADLINE_FIRST  # at the deadline, after the escalation
+    assert m.StartTimer(key="agent_ring:2", at=capped) in commands
     state, commands = policy.decide(state, m.TimerFired(key="deadline"), at(6))
     assert m.AnswerCaller(channel_id="caller") in commands
     assert m.StartMoh(channel_id="caller", moh_class="default") in commands

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 
 from telephony.policy import messages as m
-from telephony.policy.inbound import CallState, InboundPolicy, Limits, Phase, RingPlan
+from telephony.policy.inbound import (
+    DEADLINE_FIRST,
+    CallState,
+    InboundPolicy,
+    Limits,
+    Phase,
+    RingPlan,
+)
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 LIMITS = Limits(no_agent_retry=timedelta(seconds=2), max_wait=timedelta(seconds=60))
@@ -55,7 +62,7 @@ def test_the_deadline_moves_to_the_180_sent(policy: InboundPolicy) -> None:
     assert timers(commands)["deadline"] == at(6.15)
     assert m.RecordFacts(fields={"ringing_at": at(0.15)}) in commands
     # The agent's phone, capped by the caller's deadline, is given up with it, not before.
-    assert timers(commands)["agent_ring:1"] == at(6.15)
+    assert timers(commands)["agent_ring:1"] == at(6.15) + DEADLINE_FIRST
 
 
 def test_an_agent_ringing_already_keeps_their_own_limit_when_it_is_shorter(
