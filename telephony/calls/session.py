@@ -60,6 +60,7 @@ class CallSession:
         self.holds: list[dict[str, Any]] = []  # this call's holds, as stored
         self.recording_paused = False  # an agent muted the recording (card details)
         self.ringing: asyncio.Task[None] | None = None  # the caller's 180, on its way
+        self.dials: dict[str, asyncio.Task[None]] = {}  # agent legs being dialled
         # What the IVR learnt before the call reached the agents (tags, choices, path).
         self.ivr: dict[str, Any] | None = None
         self.state: CallState | None = None
