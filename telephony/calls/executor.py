@@ -110,8 +110,8 @@ class CommandExecutor:
 
     async def _execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
         rest = self._rest
-        if isinstance(command, m.HangupChannel) and command.channel_id in session.dials:
-            await session.dials.pop(command.channel_id)  # no hangup before the channel is made
+        if self._beside_the_call(session, command):
+            return None
         shared = await run_shared(rest, self._presence, session, command)
         if not isinstance(shared, NotShared):
             return shared
@@ -128,10 +128,9 @@ class CommandExecutor:
                 structlog.contextvars.bind_contextvars(agent_id=agent)  # this call's task only
                 log.info("call.dial_agent", endpoint=endpoint)
                 self._on_agent_channel(session, channel)  # before any of its events arrive
-                # Not awaited: the call's next events (the caller's deadline above all)
-                # must not wait for the dial's round trips, seconds at 200 calls at once.
-                # A failure comes back as the leg's end; a hangup of the leg waits for it.
-                session.dials[channel] = asyncio.create_task(self._dial(session, command))
+                session.agent_legs[agent] = channel
+                # Beside the call: a failure comes back as the leg's end.
+                session.leg_work(channel, lambda: self._dial(session, command))
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
                 await bridge_together(rest, bridge, list(channels))
                 if session.answered_at is None:  # back from hold is not a new answer
@@ -193,9 +192,33 @@ class CommandExecutor:
         except AriError as error:  # 404 included: the caller's channel went meanwhile
             log.error("call.command_failed", command="DialAgent", error=str(error))
             session.feed(m.AgentLegEnded(channel_id=channel, reason="dial_failed"))
-        finally:
-            if session.dials.get(channel) is asyncio.current_task():
-                del session.dials[channel]
+
+    def _beside_the_call(self, session: CallSession, command: m.Command) -> bool:
+        """An agent leg's hangup, and the release of its agent while that is on its way,
+        run after the leg's dial, beside the call (`CallSession.leg_work`)."""
+        if isinstance(command, m.HangupChannel):
+            leg = command.channel_id
+            if leg == session.caller_channel or leg not in session.agent_legs.values():
+                return False
+        elif isinstance(command, m.ReleaseAgent):
+            leg = session.agent_legs.get(command.agent_id, "")
+            if not session.leg_busy(leg):
+                return False
+        else:
+            return False
+
+        async def shared() -> None:
+            try:
+                await self._retrying(
+                    command, lambda: run_shared(self._rest, self._presence, session, command)
+                )
+            except NotFound:
+                pass  # hung up already
+            except Exception as error:  # logged; the call goes on
+                log.error("call.command_failed", command=type(command).__name__, error=repr(error))
+
+        session.leg_work(leg, shared)
+        return True
 
     async def _ring(self, session: CallSession, channel: str) -> None:
         """Ring the caller and tell the call when the 180 left: its rings count from there.

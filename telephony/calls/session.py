@@ -25,6 +25,7 @@ from telephony.store.writer import StoreWriter
 log = structlog.get_logger("telephony.calls")
 
 WRITE_FLUSH_S = 10.0
+LEG_WORK_S = 20.0  # a call's end waits this long at most for its legs' hangups
 
 
 class Executor(Protocol):
@@ -60,7 +61,9 @@ class CallSession:
         self.holds: list[dict[str, Any]] = []  # this call's holds, as stored
         self.recording_paused = False  # an agent muted the recording (card details)
         self.ringing: asyncio.Task[None] | None = None  # the caller's 180, on its way
-        self.dials: dict[str, asyncio.Task[None]] = {}  # agent legs being dialled
+        # Work on agents' legs runs beside the call, in order per leg (see `leg_work`).
+        self._leg_work: dict[str, asyncio.Task[None]] = {}
+        self.agent_legs: dict[str, str] = {}  # agent id -> their latest leg's channel
         # What the IVR learnt before the call reached the agents (tags, choices, path).
         self.ivr: dict[str, Any] | None = None
         self.state: CallState | None = None
@@ -131,6 +134,8 @@ class CallSession:
                 await self._apply(await self._queue.get())
         finally:
             self.timers.cancel_all()
+            if self._leg_work:  # the legs' last hangups and releases
+                await asyncio.wait(self._leg_work.values(), timeout=LEG_WORK_S)
             # The call's writes go on behind it, whatever happens here: never cancelled
             # (a database far behind under load must not lose a call's end), and the
             # service's close waits for the writer too.
@@ -161,6 +166,25 @@ class CallSession:
                 )
             self._changed()
             pending.extend(await self._execute_all(commands))
+
+    def leg_work(self, channel: str, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work` on an agent's leg beside the call, after that leg's earlier work
+        (its dial before its hangup, the hangup before the agent's release): the call's
+        next events (the caller's deadline above all) do not wait for these round trips,
+        seconds at 200 calls at once. `work` handles its own errors."""
+        before = self._leg_work.get(channel)
+
+        async def in_turn() -> None:
+            if before is not None:
+                await asyncio.wait({before})
+            await work()
+
+        self._leg_work[channel] = asyncio.get_running_loop().create_task(in_turn())
+
+    def leg_busy(self, channel: str | None) -> bool:
+        """Work on this leg is still on its way."""
+        task = self._leg_work.get(channel) if channel else None
+        return task is not None and not task.done()
 
     def note_recording_paused(self, paused: bool) -> None:
         self.recording_paused = paused
