@@ -134,8 +134,7 @@ class CallSession:
                 await self._apply(await self._queue.get())
         finally:
             self.timers.cancel_all()
-            if self._leg_work:  # the legs' last hangups and releases
-                await asyncio.wait(self._leg_work.values(), timeout=LEG_WORK_S)
+            await self._end_leg_work()
             # The call's writes go on behind it, whatever happens here: never cancelled
             # (a database far behind under load must not lose a call's end), and the
             # service's close waits for the writer too.
@@ -180,6 +179,20 @@ class CallSession:
             await work()
 
         self._leg_work[channel] = asyncio.get_running_loop().create_task(in_turn())
+
+    async def _end_leg_work(self) -> None:
+        """The legs' last hangups and releases: waited for (`LEG_WORK_S` at most), or
+        cut short when the service stops (the calls go on in Asterisk and are adopted
+        later); either way none outlives the call's task (nor the ARI client's close)."""
+        work = set(self._leg_work.values())
+        if not work:
+            return
+        me = asyncio.current_task()
+        if me is None or not me.cancelling():
+            await asyncio.wait(work, timeout=LEG_WORK_S)
+        for task in work:
+            task.cancel()
+        await asyncio.gather(*work, return_exceptions=True)
 
     def leg_busy(self, channel: str | None) -> bool:
         """Work on this leg is still on its way."""
