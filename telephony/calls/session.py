@@ -188,11 +188,13 @@ class CallSession:
         if not work:
             return
         me = asyncio.current_task()
-        if me is None or not me.cancelling():
-            await asyncio.wait(work, timeout=LEG_WORK_S)
-        for task in work:
-            task.cancel()
-        await asyncio.gather(*work, return_exceptions=True)
+        try:
+            if me is None or not me.cancelling():
+                await asyncio.wait(work, timeout=LEG_WORK_S)
+        finally:  # also when the service stops during the wait
+            for task in work:
+                task.cancel()
+            await asyncio.gather(*work, return_exceptions=True)
 
     def leg_busy(self, channel: str | None) -> bool:
         """Work on this leg is still on its way."""
