@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 import structlog
 
@@ -25,8 +25,6 @@ from telephony.calls.shared_commands import NotShared, run_shared
 from telephony.policy import messages as m
 from telephony.store.holds import HoldStore
 from telephony.store.repo import AttemptRecord, CallStore
-
-T = TypeVar("T")
 
 log = structlog.get_logger("telephony.calls")
 
@@ -86,18 +84,17 @@ class CommandExecutor:
             return None
         except AriError as error:
             log.error("call.command_failed", command=type(command).__name__, error=str(error))
+            if isinstance(command, m.DialAgent):
+                return m.AgentLegEnded(channel_id=command.channel_id, reason="dial_failed")
             if isinstance(command, m.BridgeCall):
                 return await self._why_bridging_failed(session, command, error)
             return None
 
     async def _with_retry(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
-        return await self._retrying(command, lambda: self._execute(session, command))
-
-    async def _retrying(self, command: m.Command, attempt: Callable[[], Awaitable[T]]) -> T:
         """Ride out a short network blip: commands are safe to repeat."""
         for delay in self._retry_delays:
             try:
-                return await attempt()
+                return await self._execute(session, command)
             except AriUnavailable as error:
                 log.warning(
                     "call.command_retry",
@@ -106,12 +103,10 @@ class CommandExecutor:
                     error=str(error),
                 )
                 await asyncio.sleep(delay)
-        return await attempt()
+        return await self._execute(session, command)
 
     async def _execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
         rest = self._rest
-        if self._beside_the_call(session, command):
-            return None
         shared = await run_shared(rest, self._presence, session, command)
         if not isinstance(shared, NotShared):
             return shared
@@ -128,9 +123,14 @@ class CommandExecutor:
                 structlog.contextvars.bind_contextvars(agent_id=agent)  # this call's task only
                 log.info("call.dial_agent", endpoint=endpoint)
                 self._on_agent_channel(session, channel)  # before any of its events arrive
-                session.agent_legs[agent] = channel
-                # Beside the call: a failure comes back as the leg's end.
-                session.leg_work(channel, lambda: self._dial(session, command))
+                await create_and_dial(
+                    rest,
+                    app=self._app,
+                    endpoint=endpoint,
+                    channel_id=channel,
+                    app_args=f"agent,{session.call_id}",
+                    originator=session.caller_channel,
+                )
             case m.BridgeCall(bridge_id=bridge, channel_ids=channels):
                 await bridge_together(rest, bridge, list(channels))
                 if session.answered_at is None:  # back from hold is not a new answer
@@ -174,51 +174,6 @@ class CommandExecutor:
                 )
                 self._on_end(session)
         return None
-
-    async def _dial(self, session: CallSession, command: m.DialAgent) -> None:
-        channel = command.channel_id
-        try:
-            await self._retrying(
-                command,
-                lambda: create_and_dial(
-                    self._rest,
-                    app=self._app,
-                    endpoint=command.endpoint,
-                    channel_id=channel,
-                    app_args=f"agent,{session.call_id}",
-                    originator=session.caller_channel,
-                ),
-            )
-        except AriError as error:  # 404 included: the caller's channel went meanwhile
-            log.error("call.command_failed", command="DialAgent", error=str(error))
-            session.feed(m.AgentLegEnded(channel_id=channel, reason="dial_failed"))
-
-    def _beside_the_call(self, session: CallSession, command: m.Command) -> bool:
-        """An agent leg's hangup, and the release of its agent while that is on its way,
-        run after the leg's dial, beside the call (`CallSession.leg_work`)."""
-        if isinstance(command, m.HangupChannel):
-            leg = command.channel_id
-            if leg == session.caller_channel or leg not in session.agent_legs.values():
-                return False
-        elif isinstance(command, m.ReleaseAgent):
-            leg = session.agent_legs.get(command.agent_id, "")
-            if not session.leg_busy(leg):
-                return False
-        else:
-            return False
-
-        async def shared() -> None:
-            try:
-                await self._retrying(
-                    command, lambda: run_shared(self._rest, self._presence, session, command)
-                )
-            except NotFound:
-                pass  # hung up already
-            except Exception as error:  # logged; the call goes on
-                log.error("call.command_failed", command=type(command).__name__, error=repr(error))
-
-        session.leg_work(leg, shared)
-        return True
 
     async def _ring(self, session: CallSession, channel: str) -> None:
         """Ring the caller and tell the call when the 180 left: its rings count from there.

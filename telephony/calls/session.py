@@ -25,7 +25,6 @@ from telephony.store.writer import StoreWriter
 log = structlog.get_logger("telephony.calls")
 
 WRITE_FLUSH_S = 10.0
-LEG_WORK_S = 20.0  # a call's end waits this long at most for its legs' hangups
 
 
 class Executor(Protocol):
@@ -61,9 +60,6 @@ class CallSession:
         self.holds: list[dict[str, Any]] = []  # this call's holds, as stored
         self.recording_paused = False  # an agent muted the recording (card details)
         self.ringing: asyncio.Task[None] | None = None  # the caller's 180, on its way
-        # Work on agents' legs runs beside the call, in order per leg (see `leg_work`).
-        self._leg_work: dict[str, asyncio.Task[None]] = {}
-        self.agent_legs: dict[str, str] = {}  # agent id -> their latest leg's channel
         # What the IVR learnt before the call reached the agents (tags, choices, path).
         self.ivr: dict[str, Any] | None = None
         self.state: CallState | None = None
@@ -134,7 +130,6 @@ class CallSession:
                 await self._apply(await self._queue.get())
         finally:
             self.timers.cancel_all()
-            await self._end_leg_work()
             # The call's writes go on behind it, whatever happens here: never cancelled
             # (a database far behind under load must not lose a call's end), and the
             # service's close waits for the writer too.
@@ -165,41 +160,6 @@ class CallSession:
                 )
             self._changed()
             pending.extend(await self._execute_all(commands))
-
-    def leg_work(self, channel: str, work: Callable[[], Awaitable[None]]) -> None:
-        """Run `work` on an agent's leg beside the call, after that leg's earlier work
-        (its dial before its hangup, the hangup before the agent's release): the call's
-        next events (the caller's deadline above all) do not wait for these round trips,
-        seconds at 200 calls at once. `work` handles its own errors."""
-        before = self._leg_work.get(channel)
-
-        async def in_turn() -> None:
-            if before is not None:
-                await asyncio.wait({before})
-            await work()
-
-        self._leg_work[channel] = asyncio.get_running_loop().create_task(in_turn())
-
-    async def _end_leg_work(self) -> None:
-        """The legs' last hangups and releases: waited for (`LEG_WORK_S` at most), or
-        cut short when the service stops (the calls go on in Asterisk and are adopted
-        later); either way none outlives the call's task (nor the ARI client's close)."""
-        work = set(self._leg_work.values())
-        if not work:
-            return
-        me = asyncio.current_task()
-        try:
-            if me is None or not me.cancelling():
-                await asyncio.wait(work, timeout=LEG_WORK_S)
-        finally:  # also when the service stops during the wait
-            for task in work:
-                task.cancel()
-            await asyncio.gather(*work, return_exceptions=True)
-
-    def leg_busy(self, channel: str | None) -> bool:
-        """Work on this leg is still on its way."""
-        task = self._leg_work.get(channel) if channel else None
-        return task is not None and not task.done()
 
     def note_recording_paused(self, paused: bool) -> None:
         self.recording_paused = paused

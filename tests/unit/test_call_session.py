@@ -174,31 +174,3 @@ async def test_facts_after_a_facts_write_started_are_written_after_it() -> None:
     await asyncio.wait_for(writer.flushed(), 1)
     writing.cancel()
     assert written == [{"ringing_at": 1}, {"agent_id": "ayse"}]
-
-
-async def test_a_calls_leg_work_runs_beside_it_and_never_outlives_it() -> None:
-    executor = RecordingExecutor()
-    session = make_session("legs", executor)
-    task = asyncio.create_task(session.run())
-    order: list[str] = []
-    stuck = asyncio.Event()
-
-    async def dial() -> None:
-        await asyncio.sleep(0.05)
-        order.append("dial")
-
-    async def hangup() -> None:
-        order.append("hangup")
-        await stuck.wait()  # a hangup that never returns
-
-    session.leg_work("leg-1", dial)
-    session.leg_work("leg-1", hangup)
-    assert session.leg_busy("leg-1")
-    session.feed(CallerHungUp())  # the call ends; its task waits for the legs' work
-    await asyncio.sleep(0.2)
-    assert order == ["dial", "hangup"]  # in order per leg, the call not held up
-    assert not task.done()
-    task.cancel()  # the service stops meanwhile: the leg's work is cancelled with it
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert not session.leg_busy("leg-1")
