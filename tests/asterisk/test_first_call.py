@@ -16,7 +16,7 @@ from telephony.sandbox.pair import Sandbox
 from telephony.world.audio import duration_s, tones_heard
 from telephony.world.controller import Leg, PhoneBehaviour, World
 
-from .conftest import AGENT_TONE, CALLER_TONE, StartService, eventually, set_phones
+from .conftest import AGENT_TONE, AGENTS, CALLER_TONE, StartService, eventually, set_phones
 
 TONES = [CALLER_TONE, AGENT_TONE]
 
@@ -205,3 +205,21 @@ async def test_asterisk_sends_the_service_only_the_events_it_reads(
     assert kept.status == "complete", kept.detail
     assert seen["StasisStart"] and seen["Dial"] and seen["StasisEnd"]
     assert not set(seen) & set(UNREAD_EVENTS), seen
+
+
+async def test_an_agent_whose_phone_cannot_be_dialled_is_unreachable_and_the_next_answers(
+    world: World, start_service: StartService
+) -> None:
+    """A dial Asterisk refuses comes back as the leg's end: unreachable, no miss, and the
+    next agent is offered."""
+    nowhere = {"id": "aaron", "name": "Aaron Nowhere", "endpoint": "PJSIP/no-such-phone"}
+    service = await start_service(agents=[nowhere, *AGENTS])  # idle ties go by id: Aaron first
+    set_phones(world, PhoneBehaviour(answer_after=0.3, tone_hz=AGENT_TONE))
+    caller = await world.call("908501234567", "+905551249902", "Ulasilamaz")
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    await world.hangup(caller)
+    record = await service.ended_call(number="+905551249902")
+    assert record.outcome == "answered" and record.agent_id in {"ayse", "mehmet"}
+    attempts = await service.runtime.store.attempts(record.id)
+    assert (attempts[0].agent_id, attempts[0].outcome) == ("aaron", "unreachable")
+    assert attempts[-1].outcome == "answered"
