@@ -307,9 +307,9 @@ async def test_at_the_hold_limit_the_caller_takes_a_callback_promised_in_the_age
     started = time.monotonic()
     await prompts.count(1)  # "your consultant needs a little longer; press 1 ..."
     assert 1.8 < time.monotonic() - started < 4.0
-    offering = (await snapshot(service, call_id))["hold"]
-    assert offering is not None and offering["offering"]
-    agent = (await snapshot(service, call_id))["agent_id"]
+    live = await snapshot(service, call_id)
+    assert live["hold"] is not None and live["hold"]["offering"]
+    agent = live["agent_id"]
     await world.press(caller, "1")  # over SIP, from a caller still in the talk bridge
     await prompts.count(2)  # "press 1 for this number, or key another and #"
     await world.press(caller, "1")
