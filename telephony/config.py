@@ -62,6 +62,7 @@ _ACCEPTED: dict[str, str] = {
     "default_region": "must be a two-letter region known to phonenumbers, e.g. TR, DE, US",
     "no_agent_retry_s": "must be a number of seconds > 0",
     "ari_reconnect_max_s": "must be a number of seconds 0.5..300",
+    "ari_connections": "must be an integer 1..5000, below Asterisk's http.conf sessionlimit",
     "max_wait_s": "must be a number of seconds > 0",
     "ivr_sounds_dir": "must be a non-empty path (IVR prompts: recorded files and the TTS cache)",
     "ivr_sounds_pbx_dir": "must be a string: the same folder as Asterisk sees it (empty: same)",
@@ -146,6 +147,9 @@ class Settings(BaseSettings):
     # The longest wait between two tries to reach ARI (jittered, growing from 0.5 s):
     # calls are in Asterisk while we are away, so the wait stays short.
     ari_reconnect_max_s: float = Field(default=4.0, ge=0.5, le=300.0)
+    # REST requests to ARI at once (the rest wait for a connection). Under Asterisk's
+    # http.conf `sessionlimit`: dialplans/common/http.conf sets 1000, Asterisk's own is 100.
+    ari_connections: int = Field(default=400, ge=1, le=5000)
     max_wait_s: PositiveSeconds = 60.0
     # IVR prompts (recorded files, the TTS cache) as the service sees them, and as the
     # PBX sees the same folder (a PBX in a chroot or container); empty: the same path.

@@ -152,7 +152,12 @@ class Runtime:
         self.policies.watch(self.ivr.warm_steps)  # the escalation steps' prompts, ahead
         await self._load_default_scripts()
         await self.push.refresh_scripts()  # the first call's pop has its script too
-        rest = AriRest(s.ari_url, s.ari_username, s.ari_password.get_secret_value())
+        rest = AriRest(
+            s.ari_url,
+            s.ari_username,
+            s.ari_password.get_secret_value(),
+            connections=s.ari_connections,
+        )
         self.recorder = RecordingKeeper(
             rest=rest,
             store=self.recordings,

@@ -60,7 +60,13 @@ class AriTransport:
     """Owns the aiohttp session and turns HTTP outcomes into values or AriErrors."""
 
     def __init__(
-        self, base_url: str, username: str, password: str, *, timeout: float = 5.0
+        self,
+        base_url: str,
+        username: str,
+        password: str,
+        *,
+        timeout: float = 5.0,
+        connections: int = 100,
     ) -> None:
         url = yarl.URL(base_url)
         if url.user or url.password:
@@ -71,6 +77,10 @@ class AriTransport:
         self._base = str(url).rstrip("/") + "/ari"
         self._headers = {"Authorization": basic_auth(username, password)}
         self._timeout = aiohttp.ClientTimeout(total=timeout)
+        # Requests beyond this many at once wait for a connection; at 200 calls' answers
+        # at once, 100 (aiohttp's default) kept the answer's p99 near 1 s, 1000 ~0.3 s.
+        # Keep it under Asterisk's http.conf `sessionlimit` (ours: 1000; default: 100).
+        self._connections = connections
         self._session: aiohttp.ClientSession | None = None
 
     @property
@@ -81,7 +91,11 @@ class AriTransport:
     def _get_session(self) -> aiohttp.ClientSession:
         # Lazy: a ClientSession must be created inside the running loop.
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(headers=self._headers, timeout=self._timeout)
+            self._session = aiohttp.ClientSession(
+                headers=self._headers,
+                timeout=self._timeout,
+                connector=aiohttp.TCPConnector(limit=self._connections),
+            )
         return self._session
 
     async def close(self) -> None:

@@ -41,7 +41,7 @@ from telephony.calls.queue import QueueInfo
 from telephony.calls.session import WRITE_FLUSH_S, CallSession
 from telephony.numbers import normalise_number
 from telephony.policy import messages as m
-from telephony.policy.inbound import Hold, InboundPolicy, Phase, RingPlan
+from telephony.policy.inbound import Hold, InboundPolicy, Phase, RingPlan, event_time
 from telephony.recording.keeper import RecordingKeeper, is_recording_channel
 from telephony.store.holds import HoldStore
 from telephony.store.repo import CallRecord, CallStore
@@ -184,7 +184,11 @@ class CallService:
                 did = event.args[1] if len(event.args) > 1 else ""
                 did = did or _exten(event.channel)
                 if self.ivr is None or not self.ivr.take(event.channel, did):
-                    self._arrive(event.channel, did)
+                    # `inbound,DID,ringing`: the dialplan sent the 180 (`Ringing()`) just
+                    # before, in the caller's own thread; this event's stamp is when.
+                    rang = event.args[2:3] == ["ringing"]
+                    rang_at = event_time(event.timestamp, self._clock()) if rang else None
+                    self._arrive(event.channel, did, rang_at=rang_at)
             return  # agent legs are known already: we chose their channel ids
         if isinstance(event, Dial):
             self._dial_progress(event)
@@ -225,14 +229,17 @@ class CallService:
 
     # --- sessions -----------------------------------------------------------------
 
-    def _arrive(self, channel: Channel, did: str, call_id: str | None = None) -> None:
-        now = self._clock()
-        session = self._session(
-            call_id or new_call_id(now),
-            channel,
-            did,
-            arrived_at=now,
-        )
+    def _arrive(
+        self,
+        channel: Channel,
+        did: str,
+        call_id: str | None = None,
+        *,
+        rang_at: datetime | None = None,
+    ) -> None:
+        now = rang_at or self._clock()  # the caller was there when the dialplan rang them
+        session = self._session(call_id or new_call_id(now), channel, did, arrived_at=now)
+        session.rang_at = rang_at
         self._spawn(self._record_arrival_then_run(session, channel, fresh=call_id is None))
 
     def hand_over(

@@ -60,6 +60,8 @@ class CallSession:
         self.holds: list[dict[str, Any]] = []  # this call's holds, as stored
         self.recording_paused = False  # an agent muted the recording (card details)
         self.ringing: asyncio.Task[None] | None = None  # the caller's 180, on its way
+        # When the dialplan sent the caller's 180, if it did (before the service saw them).
+        self.rang_at: datetime | None = None
         # What the IVR learnt before the call reached the agents (tags, choices, path).
         self.ivr: dict[str, Any] | None = None
         self.state: CallState | None = None
@@ -115,7 +117,7 @@ class CallSession:
         try:
             if initial is None:
                 state, commands = self._policy.start(
-                    self.call_id, self.caller_channel, self._clock(), self.plan
+                    self.call_id, self.caller_channel, self._clock(), self.plan, self.rang_at
                 )
                 self.state = state
                 log.info("call.start", did=self.did, phase=state.phase)

@@ -106,29 +106,42 @@ class InboundPolicy:
         self.limits = limits
 
     def start(
-        self, call_id: str, caller_channel: str, now: datetime, plan: RingPlan | None = None
+        self,
+        call_id: str,
+        caller_channel: str,
+        now: datetime,
+        plan: RingPlan | None = None,
+        rang_at: datetime | None = None,
     ) -> Result:
-        """A caller arrived: ring them, bound the wait, and offer the call (after `min_rings`)."""
+        """A caller arrived: ring them, bound the wait, and offer the call (after `min_rings`).
+        `rang_at`: the dialplan sent their 180 already, then (by Asterisk's clock): rings
+        count from there, exactly, and nothing is sent (see `_ring_sent` otherwise)."""
         plan = plan or RingPlan()
+        ringing_since = rang_at or now
         state = CallState(
             call_id=call_id,
             caller_channel=caller_channel,
             phase=Phase.WAITING,
-            ringing_since=now,
+            ringing_since=ringing_since,
             plan=plan,
             ring_all=plan.selection == "ring_all",
             put_through=plan.min_rings <= 0,
         )
-        commands: list[m.Command] = [
-            m.RingCaller(channel_id=caller_channel),
+        commands: list[m.Command] = [] if rang_at else [m.RingCaller(channel_id=caller_channel)]
+        commands += [
             m.RecordFacts(
-                fields={"ringing_at": now, "cadence": plan.cadence, "max_rings": plan.max_rings}
+                fields={
+                    "ringing_at": ringing_since,
+                    "cadence": plan.cadence,
+                    "max_rings": plan.max_rings,
+                }
             ),
-            m.StartTimer(key=MAX_WAIT, at=now + self.limits.max_wait),
-            m.StartTimer(key=DEADLINE, at=now + plan.deadline),
+            m.StartTimer(key=MAX_WAIT, at=ringing_since + self.limits.max_wait),
+            m.StartTimer(key=DEADLINE, at=ringing_since + plan.deadline),
         ]
         if not state.put_through:
-            commands.append(m.StartTimer(key=PUT_THROUGH, at=now + plan.cycle * plan.min_rings))
+            at = ringing_since + plan.cycle * plan.min_rings
+            commands.append(m.StartTimer(key=PUT_THROUGH, at=at))
             return state, commands
         return self._ask(state, commands)
 

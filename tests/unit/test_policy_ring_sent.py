@@ -120,3 +120,20 @@ def test_a_ringing_stamp_the_clocks_disagree_on_counts_from_its_turn(
     ringing = m.AgentRinging(channel_id="c1-agent-1", at=stamp)
     state, commands = policy.decide(state, ringing, at(0.4))
     assert timers(commands)["agent_ring:1"] == at(2.4)
+
+
+def test_a_caller_the_dialplan_rang_counts_from_then_and_is_not_rung_again(
+    policy: InboundPolicy,
+) -> None:
+    """`Ringing()` before `Stasis`: StasisStart's stamp is the 180; the service, busy,
+    starts the call 0.4 s later and still counts every ring from the stamp."""
+    state, commands = policy.start("c1", "caller", at(0.4), plan(min_rings=1), rang_at=T0)
+    assert state.ringing_since == T0
+    assert not any(isinstance(c, m.RingCaller) for c in commands)
+    assert timers(commands) == {"max_wait": at(60), "deadline": at(6), "put_through": at(2)}
+    assert m.RecordFacts(fields={"ringing_at": T0, "cadence": "t", "max_rings": 3}) in commands
+
+
+def test_a_caller_the_dialplan_did_not_ring_is_rung_by_the_service(policy: InboundPolicy) -> None:
+    _, commands = policy.start("c1", "caller", T0, plan())
+    assert m.RingCaller(channel_id="caller") in commands
