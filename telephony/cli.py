@@ -55,6 +55,7 @@ def main(argv: list[str] | None = None) -> int:
 def _serve(config: Path | None) -> int:
     from aiohttp import web
 
+    from telephony.heap import freeze_startup_heap
     from telephony.logs import configure_logging
     from telephony.service import build_app
 
@@ -64,7 +65,9 @@ def _serve(config: Path | None) -> int:
         print(error, file=sys.stderr)  # names the field, the value and what is accepted
         return 2
     configure_logging(settings.log_level, settings.log_json)
-    web.run_app(build_app(settings), host=settings.http_host, port=settings.http_port, print=None)
+    app = build_app(settings)
+    app.on_startup.append(freeze_startup_heap)  # after the service's own start
+    web.run_app(app, host=settings.http_host, port=settings.http_port, print=None)
     return 0
 
 

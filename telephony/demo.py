@@ -20,6 +20,7 @@ from aiohttp import web
 from telephony.auth import ensure_user
 from telephony.calls.presence import AgentPresence
 from telephony.config import load_settings
+from telephony.heap import freeze_startup_heap
 from telephony.ivr.defaults import default_flow
 from telephony.logs import configure_logging
 from telephony.sandbox.pair import Sandbox, agent_endpoint
@@ -110,6 +111,7 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
         log_json=False,
     )
     app = build_app(settings)
+    app.on_startup.append(freeze_startup_heap)  # after the service's own start
     runner = web.AppRunner(app)
     await runner.setup()  # migrations and agents are in place after this
     # No default passwords: fresh random ones every run, printed once.
