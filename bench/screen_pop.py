@@ -53,7 +53,7 @@ import aiohttp
 import websockets
 
 from bench import history_lookup
-from bench.harness import BenchError, ServiceProcess, until_idle
+from bench.harness import REPO, BenchError, ServiceProcess, until_idle
 from bench.results import BenchResult, Reference, percentile
 from telephony.ari.transport import basic_auth
 from telephony.auth import ensure_user
@@ -144,6 +144,7 @@ class Options:
     browsers: int = 5
     rate: float = 20.0
     seconds: float = 30.0
+    service_src: Path = REPO  # run the service from another checkout (an A/B)
 
 
 def options_from_env() -> Options:
@@ -153,6 +154,7 @@ def options_from_env() -> Options:
         browsers=int(env.get("BENCH_POP_BROWSERS", "5")),
         rate=float(env.get("BENCH_POP_RATE", "20")),
         seconds=float(env.get("BENCH_POP_SECONDS", "30")),
+        service_src=Path(env.get("BENCH_SERVICE_SRC") or REPO),
     )
 
 
@@ -393,6 +395,7 @@ async def _run(
         },
         agents,
         workdir,
+        src=options.service_src,
     )
     world = World.of(box.world)
     await world.start()

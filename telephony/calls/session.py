@@ -148,6 +148,7 @@ class CallSession:
         while pending and self.state is not None:
             current = pending.popleft()
             before = self.state.phase
+            offered_before = len(self.state.legs)
             try:
                 self.state, commands = self._policy.decide(self.state, current, self._clock())
             except PolicyError as error:
@@ -161,6 +162,11 @@ class CallSession:
                     to=self.state.phase,
                 )
             self._changed()
+            if len(self.state.legs) > offered_before:
+                # A new offer: its screen pop is queued on the agents' sockets. Their
+                # writers send it first, then the dial's requests take the loop (~1 ms
+                # at 20 calls/s, the pop's median delivery went from 0.6 to 1.7 ms).
+                await asyncio.sleep(0)
             pending.extend(await self._execute_all(commands))
 
     def note_recording_paused(self, paused: bool) -> None:

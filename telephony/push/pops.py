@@ -1,8 +1,8 @@
 """Screen pops: watches every call (CallService.on_change) and pushes to agents.
 
 - When an agent appears in a call's `offered_to` (before their phone is dialled), the
-  agent's topic gets one `pop`. The caller's history is looked up once per call, from
-  the call's first change on; a pop waits for it at most `budget_s` (then it leaves
+  agent's topic gets one `pop`. The caller's history is looked up once per call, at
+  the call's first change; a pop waits for it at most `budget_s` (then it leaves
   with `history_ready: false` and a `pop_update` follows).
 - An agent no longer offered gets `pop_withdrawn` (ring-all: another answered).
 - The agent who answered gets `call` updates while talking (hold fields included) and
@@ -11,7 +11,8 @@
 - With `scripts` set, each pop carries the call's matched script, decided once per call
   (see telephony.push.call_scripts for when, and why never later than the pop).
 
-Never awaits inside `on_change`: it only enqueues (hub) and starts the lookup task.
+Never awaits inside `on_change`: it enqueues (hub) and reads the caller's history,
+at once where that needs no await (SQLite), else in a task.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from telephony.store.history import CallerContext
 log = structlog.get_logger("telephony.push")
 
 Lookup = Callable[[str | None, str], Awaitable[CallerContext]]
+# The same read without awaiting, where the store can (SQLite); None: it cannot.
+LookupNow = Callable[[str | None, str], CallerContext | None]
 DEFAULT_BUDGET_S = 0.25
 
 
@@ -73,9 +76,11 @@ class Pops:
         clock: Callable[[], datetime],
         budget_s: float = DEFAULT_BUDGET_S,
         on_talking: Callable[[str, str], None] = lambda agent_id, call_id: None,
+        lookup_now: LookupNow = lambda number, call_id: None,
     ) -> None:
         self._hub = hub
         self._lookup = lookup
+        self._lookup_now = lookup_now
         self._clock = clock
         self._budget_s = budget_s
         self._on_talking = on_talking
@@ -97,7 +102,8 @@ class Pops:
         track = self._calls.get(call_id)
         if track is None:
             track = self._calls[call_id] = _Track(call)
-            track.lookup = asyncio.get_running_loop().create_task(self._look_up(call_id, track))
+            if not self._looked_up_now(call_id, track):
+                track.lookup = asyncio.get_running_loop().create_task(self._look_up(call_id, track))
             if self.crm is not None:
                 track.crm_lookup = asyncio.get_running_loop().create_task(
                     self._ask_crm(self.crm, call_id, track)
@@ -169,6 +175,22 @@ class Pops:
             self._ended[track.talking] = view
             self._hub.publish(agent_topic(track.talking), "call_ended", view)
 
+    def _looked_up_now(self, call_id: str, track: _Track) -> bool:
+        """The history read at the call's first change, before its agents are offered,
+        where it needs no await (SQLite, ~1 ms of CPU on the loop). As a task it waited
+        its turn behind other calls' work: 2.9 ms p50 from the call's first change to
+        the read's end at 20 calls/s, every pop waiting for it. False: read in a task."""
+        started = asyncio.get_running_loop().time()
+        try:
+            context = self._lookup_now(track.call.get("caller_number"), call_id)
+        except Exception as error:  # the task tries again, and logs if it fails too
+            log.warning("pop.history_now_failed", call_id=call_id, error=repr(error))
+            return False
+        if context is None:
+            return False
+        self._have_context(call_id, track, context, started)
+        return True
+
     async def _look_up(self, call_id: str, track: _Track) -> None:
         started = asyncio.get_running_loop().time()
         try:
@@ -178,6 +200,11 @@ class Pops:
         except Exception as error:  # the pop goes without history, never not at all
             log.error("pop.history_failed", call_id=call_id, error=repr(error))
             context = CallerContext(track.call.get("caller_number"))
+        self._have_context(call_id, track, context, started)
+
+    def _have_context(
+        self, call_id: str, track: _Track, context: CallerContext, started: float
+    ) -> None:
         took = (asyncio.get_running_loop().time() - started) * 1000
         track.looked_up_ms = took
         self.lookup_ms.append(took)

@@ -43,6 +43,7 @@ class PushRuntime:
             clock=clock,
             budget_s=history_budget_s,
             on_talking=pool.mark_talking,
+            lookup_now=self._look_up_now,
         )
         self.live = LiveView(
             self.hub, live_calls=self._live_calls, agents=pool.snapshot, clock=clock
@@ -77,6 +78,9 @@ class PushRuntime:
 
     async def _look_up(self, number: str | None, call_id: str) -> CallerContext:
         return await self.history.caller_context(number, exclude_call=call_id)
+
+    def _look_up_now(self, number: str | None, call_id: str) -> CallerContext | None:
+        return self.history.caller_context_now(number, exclude_call=call_id)
 
     def _live_calls(self) -> list[dict[str, Any]]:
         return self._calls.live_calls() if self._calls else []

@@ -137,6 +137,22 @@ class History:
             self._reader.dispose()
             self._reader = None
 
+    def caller_context_now(
+        self,
+        number: str | None,
+        *,
+        exclude_call: str | None = None,
+        limit: int = DEFAULT_LAST_CALLS,
+    ) -> CallerContext | None:
+        """`caller_context` without awaiting, where the store can (SQLite); else None."""
+        if not number:
+            return CallerContext(None)
+        reader = self._sync_reader()
+        if reader is None:
+            return None
+        rows, people, callbacks = self._read(reader, number, limit + 1)
+        return _context(number, rows, people, callbacks, exclude_call, limit)
+
     async def caller_context(
         self,
         number: str | None,
@@ -145,50 +161,58 @@ class History:
         limit: int = DEFAULT_LAST_CALLS,
     ) -> CallerContext:
         """Everything the pop shows about `number` (E.164); anonymous callers have none."""
-        if not number:
-            return CallerContext(None)
+        now = self.caller_context_now(number, exclude_call=exclude_call, limit=limit)
+        if now is not None:
+            return now
+        assert number is not None
         # One connection, three indexed reads in turn: parallel connections were tried
         # and gave a worse tail under load (more threads contending with the event loop).
-        reader = self._sync_reader()
-        if reader is not None:
-            rows, people, callbacks = self._read(reader, number, limit + 1)
-        else:
-            params = {"number": number, "limit": limit + 1}
-            async with self._engine.connect() as conn:
-                rows = list(await conn.execute(_LAST_CALLS, params))
-                people = list(await conn.execute(_WHO, params))
-                callbacks = list(await conn.execute(_OPEN_CALLBACKS, params))
-        contact = people[0] if people else None
-        past = [
-            PastCall(
-                call_id=r.id,
-                arrived_at=r.arrived_at,
-                did=r.did,
-                agent_id=r.agent_id,
-                agent_name=r.agent_name,
-                answered_at=r.answered_at,
-                ended_at=r.ended_at,
-                call_outcome=r.outcome,
-                outcome=r.note_outcome,
-                lost_reason=r.lost_reason,
-                notes=r.notes or "",
-                needs=r.needs or "",
-                next_step=r.next_step or "",
-                next_step_at=r.next_step_at,
-                has_recording=r.recording_name is not None,
-            )
-            for r in rows
-            if r.id != exclude_call
-        ][:limit]
-        return CallerContext(
-            number=number,
-            contact_name=(contact.typed_name if contact and contact.typed_name else "")
-            or (contact.name if contact else ""),
-            needs=(contact.needs or "") if contact else "",
-            call_count=contact.call_count if contact else 0,
-            first_seen=contact.first_seen if contact else None,
-            last_calls=past,
-            callbacks=[
-                OpenCallback(c.id, c.due_at, c.status, c.agent_id, c.attempts) for c in callbacks
-            ],
+        params = {"number": number, "limit": limit + 1}
+        statements = (_LAST_CALLS, _WHO, _OPEN_CALLBACKS)
+        async with self._engine.connect() as conn:
+            rows, people, callbacks = [list(await conn.execute(s, params)) for s in statements]
+        return _context(number, rows, people, callbacks, exclude_call, limit)
+
+
+def _context(
+    number: str,
+    rows: list[Row[Any]],
+    people: list[Row[Any]],
+    callbacks: list[Row[Any]],
+    exclude_call: str | None,
+    limit: int,
+) -> CallerContext:
+    contact = people[0] if people else None
+    past = [
+        PastCall(
+            call_id=r.id,
+            arrived_at=r.arrived_at,
+            did=r.did,
+            agent_id=r.agent_id,
+            agent_name=r.agent_name,
+            answered_at=r.answered_at,
+            ended_at=r.ended_at,
+            call_outcome=r.outcome,
+            outcome=r.note_outcome,
+            lost_reason=r.lost_reason,
+            notes=r.notes or "",
+            needs=r.needs or "",
+            next_step=r.next_step or "",
+            next_step_at=r.next_step_at,
+            has_recording=r.recording_name is not None,
         )
+        for r in rows
+        if r.id != exclude_call
+    ][:limit]
+    return CallerContext(
+        number=number,
+        contact_name=(contact.typed_name if contact and contact.typed_name else "")
+        or (contact.name if contact else ""),
+        needs=(contact.needs or "") if contact else "",
+        call_count=contact.call_count if contact else 0,
+        first_seen=contact.first_seen if contact else None,
+        last_calls=past,
+        callbacks=[
+            OpenCallback(c.id, c.due_at, c.status, c.agent_id, c.attempts) for c in callbacks
+        ],
+    )

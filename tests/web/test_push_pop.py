@@ -121,6 +121,39 @@ async def test_pops_lookup_once_per_call_and_ring_all_gets_one_serialisation() -
     await pops.close()
 
 
+async def test_a_history_read_without_await_pops_at_once_and_a_failing_one_falls_back() -> None:
+    """SQLite: the read runs at the call's first change, so the pop leaves with the
+    offer itself, before any await. A read that raises there is tried again in a task."""
+    hub = Hub()
+    published: list[str] = []
+    real_publish_many = hub.publish_many
+
+    def publish_many(topics: list[str], type_: str, data: dict[str, object]) -> int:
+        published.append(type_)
+        return real_publish_many(topics, type_, data)
+
+    hub.publish_many = publish_many  # type: ignore[method-assign]
+    asked: list[str] = []
+
+    async def look_up(number: str | None, call_id: str) -> CallerContext:
+        asked.append(call_id)
+        return CallerContext(number)
+
+    def now_or_fail(number: str | None, call_id: str) -> CallerContext | None:
+        if call_id == "c2":
+            raise RuntimeError("database is locked")
+        return CallerContext(number, contact_name="Ayşe")
+
+    pops = Pops(hub, look_up, clock=lambda: T0, lookup_now=now_or_fail)
+    pops.on_snapshot(call_snapshot(offered_to=("alice",)))
+    assert published == ["pop"] and asked == []  # no await: the pop has left already
+    pops.on_snapshot({**call_snapshot(offered_to=("bob",)), "id": "c2"})
+    assert published == ["pop"]  # c2 waits for its read in a task
+    await asyncio.sleep(0.01)
+    assert published == ["pop", "pop"] and asked == ["c2"]
+    await pops.close()
+
+
 def status(slot: AgentSlot) -> AgentStatus:
     return slot.status  # read afresh (mypy would keep the narrowed type of an attribute)
 
