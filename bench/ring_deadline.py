@@ -80,11 +80,13 @@ def run(options: Options) -> list[BenchResult]:
         )
     phones = tuple(str(FIRST_PHONE + i) for i in range(max(options.concurrency)))
     box = Sandbox(phone_extensions=phones)
+    _say(f"starting PBX + world with {len(phones)} desk phones")
+    box.start()
+    # After the start, which copies the host's /etc/hosts into the root (checked before
+    # it, a new machine's first run warned of a file about to be written).
     warning = host_lookup_warning(box.pbx.install)
     if warning:
         _say(f"WARNING: {warning}")
-    _say(f"starting PBX + world with {len(phones)} desk phones")
-    box.start()
     try:
         results = asyncio.run(_run(box, options))
     finally:

@@ -158,8 +158,11 @@ class Runtime:
             s.ari_password.get_secret_value(),
             connections=s.ari_connections,
         )
+        # One writer for the calls' rows and the recordings' (see telephony.store.writer).
+        writer = StoreWriter(self.engine)
         self.recorder = RecordingKeeper(
             rest=rest,
+            writer=writer,
             store=self.recordings,
             alarms=self.alarms,
             root=self.recording_root,
@@ -184,7 +187,7 @@ class Runtime:
             plan_for=self.policies.plan_for,
             recorder=self.recorder,
             holds=self.holds,
-            writer=StoreWriter(self.engine),
+            writer=writer,
         )
         self.outbound = OutboundCalls(
             rest=rest,

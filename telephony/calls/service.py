@@ -145,7 +145,6 @@ class CallService:
         self._by_channel: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._writer = writer  # every call's store writes, batched (started with a call)
-        self._writer_task: asyncio.Task[None] | None = None
         # True once state has been rebuilt after the latest (re)connect.
         self.reconciled = False
         # Outbound legs are routed there first; None: inbound only.
@@ -286,8 +285,7 @@ class CallService:
         self, call_id: str, channel: Channel, did: str, *, arrived_at: datetime
     ) -> CallSession:
         number = normalise_number(channel.caller.number, self._region)
-        if self._writer_task is None:  # the writer runs as long as this service
-            self._writer_task = asyncio.get_running_loop().create_task(self._writer.run())
+        self._writer.start()  # runs as long as this service (a no-op once running)
         session = CallSession(
             call_id=call_id,
             caller_channel=channel.id,
@@ -373,15 +371,13 @@ class CallService:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         # What the calls still had to store is written before the database closes.
-        if self._writer_task is not None:
-            await asyncio.wait({self._writer.flushed()}, timeout=WRITE_FLUSH_S)
-            self._writer_task.cancel()
-            await asyncio.gather(self._writer_task, return_exceptions=True)
+        await self._writer.close(WRITE_FLUSH_S)
 
     # --- reconcile ------------------------------------------------------------------
 
     async def on_connect(self) -> None:
         """Rebuild state from Asterisk: lost hangups, calls of an earlier process, orphans."""
+        self._writer.start()  # outbound calls and recordings write too, before any inbound
         await self._drop_unread_events()
         try:
             restarted = await self._pbx_restarted()

@@ -42,6 +42,7 @@ from telephony.recording.files import (
 )
 from telephony.store.recordings import RecordingRecord, RecordingStore
 from telephony.store.retry import write_with_retry
+from telephony.store.writer import StoreWriter
 
 log = structlog.get_logger("telephony.recording")
 
@@ -97,6 +98,7 @@ class RecordingKeeper:
         channels: Callable[[str], int] = lambda did: 1,
         keep_format: str = "wav",
         fetch_delays: tuple[float, ...] = (0.2, 0.5, 1.0, 2.0, 4.0),
+        writer: StoreWriter | None = None,
     ) -> None:
         self._rest = rest
         self._store = store
@@ -110,8 +112,9 @@ class RecordingKeeper:
         self._keep_format = keep_format  # wav, or opus (transcoded after the check)
         self._fetch_delays = fetch_delays
         self._checks: dict[str, asyncio.Task[None]] = {}
-        self._writes: set[asyncio.Task[None]] = set()
-        self._tail: asyncio.Task[None] | None = None  # the newest row write, in order
+        # The rows' writes, in order, in the calls' own writer (the service's): two
+        # writers of one SQLite file lock each other out ("database is locked").
+        self._writer = writer or StoreWriter(None)
         # Calls whose hangup nobody saw (they ended while the service was down).
         self._end_unseen: set[str] = set()
 
@@ -143,18 +146,9 @@ class RecordingKeeper:
 
     def _later(self, write: Callable[[], Awaitable[object]]) -> None:
         """A store write off the call's path, after the ones before it (in order), tried
-        again while the database is away."""
-        before = self._tail
-
-        async def in_turn() -> None:
-            if before is not None:
-                await asyncio.wait([before])
-            await write_with_retry("recording", write)
-
-        task = asyncio.get_running_loop().create_task(in_turn())
-        self._tail = task
-        self._writes.add(task)
-        task.add_done_callback(self._writes.discard)
+        again while the database is away (the writer's own retry)."""
+        self._writer.put("recording", write)
+        self._writer.start()
 
     async def _start_part(self, part: Part, call_id: str, caller_channel: str) -> None:
         with contextlib.suppress(Conflict):  # an earlier try made it
@@ -207,18 +201,16 @@ class RecordingKeeper:
         task.add_done_callback(lambda _: self._checks.pop(call_id, None))
 
     async def wait_for_checks(self) -> None:
-        pending = [*self._writes, *self._checks.values()]
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
+        pending = [self._writer.flushed(), *self._checks.values()]
+        await asyncio.gather(*pending, return_exceptions=True)
 
     # --- after the call ---------------------------------------------------------------
 
     async def check(self, call_id: str) -> None:
         """Fetch, keep and check one finished recording; mark it and alarm if it fails."""
+        # Its row may still be on its way (queued, or the database away when it began).
+        await self._writer.flushed()
         record = await self._store.get(call_id)
-        if record is None and self._writes:
-            # Its row is still on its way (the database was away when it began).
-            raise TimeoutError(f"the row of recording {call_id} is not stored yet")
         if record is None or record.status != "recording":
             return
         data = await self._fetch_all(record)

@@ -12,6 +12,7 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from telephony.store.models import Call, Recording, RecordingAudit
+from telephony.store.writer import begin
 
 
 def _utc_now() -> datetime:
@@ -70,14 +71,13 @@ class RecordingStore:
         self._engine = engine
         self._clock = clock
 
-    async def started(
-        self, call_id: str, name: str, fmt: str, channels: int, at: datetime
-    ) -> RecordingRecord:
-        """A recording began; safe to repeat (the first start is kept)."""
-        existing = await self.get(call_id)
-        if existing is not None:
-            return existing
-        async with self._engine.begin() as conn:
+    async def started(self, call_id: str, name: str, fmt: str, channels: int, at: datetime) -> None:
+        """A recording began; safe to repeat (the first start is kept). In the store
+        writer's batch when it runs in one (telephony.store.writer)."""
+        async with begin(self._engine) as conn:
+            there = select(Recording.call_id).where(Recording.call_id == call_id)
+            if (await conn.execute(there)).first() is not None:
+                return
             await conn.execute(
                 insert(Recording).values(
                     call_id=call_id,
@@ -91,20 +91,17 @@ class RecordingStore:
                     legal_hold=False,
                 )
             )
-        record = await self.get(call_id)
-        assert record is not None
-        return record
 
     async def update(self, call_id: str, **values: Any) -> None:
         unknown = set(values) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"unknown recording fields: {sorted(unknown)}")
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(update(Recording).where(Recording.call_id == call_id).values(values))
 
     async def forget(self, call_id: str) -> None:
         """A recording that never began (the caller left as it was answered)."""
-        async with self._engine.begin() as conn:
+        async with begin(self._engine) as conn:
             await conn.execute(delete(Recording).where(Recording.call_id == call_id))
 
     async def get(self, call_id: str) -> RecordingRecord | None:

@@ -43,8 +43,10 @@ async def begin(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 class StoreWriter:
-    """`put` never waits; `run` is the one task writing. Without an engine (tests of the
-    calls alone) the writes run one by one."""
+    """`put` never waits; one task writes (`start`, or `run` directly), `close` stops
+    it. Shared by every call and the recording keeper, so their writes never contend
+    for SQLite's lock. Without an engine (tests of the calls alone) the writes run one
+    by one."""
 
     def __init__(self, engine: AsyncEngine | None, *, max_batch: int = MAX_BATCH) -> None:
         self._engine = engine
@@ -55,6 +57,8 @@ class StoreWriter:
         self._flushes: list[tuple[int, asyncio.Future[None]]] = []
         self._taken = 0  # writes taken off the queue so far (for `flushed`)
         self._done = 0  # ... and finished
+        self._task: asyncio.Task[None] | None = None
+        self._closed = False
         self.batches = 0
 
     @property
@@ -67,11 +71,34 @@ class StoreWriter:
         self._queue.append((what, write))
         self._wake.set()
 
+    def start(self) -> None:
+        """Run the writer as a task of its own, unless it runs already or was closed."""
+        if self._task is None and not self._closed:
+            self._task = asyncio.get_running_loop().create_task(self.run())
+
+    async def close(self, within_s: float) -> None:
+        """Write what is queued (for at most `within_s`), then stop. Whoever waits for
+        `flushed` is told at once, even if writes were left."""
+        self._closed = True
+        if self._task is None:
+            return
+        _, late = await asyncio.wait({self.flushed()}, timeout=within_s)
+        if late:
+            log.warning("store.writes_left_at_close", pending=self.pending)
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+        self._task = None
+        for _, future in self._flushes:
+            if not future.done():
+                future.set_result(None)
+        self._flushes = []
+
     def flushed(self) -> asyncio.Future[None]:
-        """Done when every write queued until now is written (or given up)."""
+        """Done when every write queued until now is written (or given up, or the writer
+        has stopped)."""
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         mark = self._taken + len(self._queue)
-        if mark <= self._done:
+        if mark <= self._done or (self._closed and self._task is None):
             future.set_result(None)
         else:
             self._flushes.append((mark, future))

@@ -11,6 +11,7 @@ from functools import partial
 import structlog
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from telephony.store.recordings import RecordingStore
 from telephony.store.repo import CallRecord, CallStore
 from telephony.store.writer import StoreWriter
 
@@ -87,3 +88,47 @@ async def test_flushed_waits_for_the_writes_queued_until_then(
     await asyncio.wait_for(writer.flushed(), 5)
     running.cancel()
     assert await store.get_call("later") is not None
+
+
+async def test_recording_rows_join_the_calls_batch_and_a_repeated_start_keeps_the_first(
+    engine: AsyncEngine, store: CallStore
+) -> None:
+    """The recording keeper writes through the calls' writer: one lock holder, so
+    no "database is locked" between the two."""
+    recordings = RecordingStore(engine)
+    writer = StoreWriter(engine)
+    writer.put("arrival", partial(arrival, store, "r1"))
+    writer.put("recording", partial(recordings.started, "r1", "r1", "wav", 1, T0))
+    later = T0 + timedelta(seconds=1)
+    writer.put("recording again", partial(recordings.started, "r1", "r1", "wav", 2, later))
+    writer.put("recording began", partial(recordings.update, "r1", started_at=later))
+    writer.start()
+    await asyncio.wait_for(writer.flushed(), 5)
+    assert writer.batches == 1
+    record = await recordings.get("r1")
+    assert record is not None and record.channels == 1 and record.started_at == later
+    await writer.close(1)
+
+
+async def test_close_writes_what_is_queued_then_nothing_waits_for_it(engine: AsyncEngine) -> None:
+    writer = StoreWriter(engine)
+    gate = asyncio.Event()
+    written: list[str] = []
+
+    async def stuck() -> None:
+        await gate.wait()  # a database that never answers
+
+    async def never() -> None:
+        written.append("never")
+
+    writer.put("stuck", stuck)
+    writer.put("after", never)
+    writer.start()
+    writer.start()  # one writer, however often started
+    await asyncio.sleep(0)
+    await writer.close(0.05)
+    await asyncio.wait_for(writer.flushed(), 1)  # told at once: the writer has stopped
+    writer.start()  # closed: stays stopped
+    writer.put("late", never)
+    await asyncio.sleep(0.01)
+    assert written == [] and writer.pending >= 1
