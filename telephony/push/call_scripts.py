@@ -40,6 +40,7 @@ from telephony.push.script_facts import call_facts
 from telephony.scripts.matching import choose
 from telephony.scripts.model import CallFacts, CallScript, Campaign, MatchSetup
 from telephony.store.history import CallerContext
+from telephony.store.retry import write_with_retry
 
 log = structlog.get_logger("telephony.push.scripts")
 
@@ -170,11 +171,11 @@ class CallScripts:
     async def _assign(
         self, call_id: str, script: CallScript, on_other: Callable[[CallScript], None]
     ) -> None:
-        try:
-            kept = await self._source.assign(call_id, script)
-        except Exception as error:
-            log.error("scripts.assign_failed", call_id=call_id, error=repr(error))
-            return
+        # Tried again while the database is busy or away ("database is locked" under a
+        # burst); a fault of the data is logged and given up (write_with_retry).
+        kept = await write_with_retry(
+            f"script of {call_id}", lambda: self._source.assign(call_id, script)
+        )
         if isinstance(kept, CallScript) and (kept.key, kept.version, kept.variant) != (
             script.key,
             script.version,

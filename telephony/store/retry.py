@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -12,6 +13,7 @@ from sqlalchemy.exc import InterfaceError, OperationalError
 log = structlog.get_logger("telephony.store")
 
 Write = Callable[[], Awaitable[object]]
+T = TypeVar("T")
 
 # A locked SQLite, a PostgreSQL restart: about a minute in all.
 WRITE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
@@ -22,14 +24,15 @@ def transient(error: Exception) -> bool:
     return isinstance(error, OperationalError | InterfaceError | OSError | TimeoutError)
 
 
-async def write_with_retry(what: str, write: Write) -> None:
+async def write_with_retry(what: str, write: Callable[[], Awaitable[T]]) -> T | None:
+    """The write's result; None when it failed for good (logged)."""
     for delay in (*WRITE_RETRY_DELAYS, None):
         try:
-            await write()
-            return
+            return await write()
         except Exception as error:  # a storage fault must not drop the live call
             if delay is None or not transient(error):
                 log.error("store.write_failed", write=what, error=repr(error))
-                return
+                return None
             log.warning("store.write_retry", write=what, delay=delay, error=repr(error))
             await asyncio.sleep(delay)
+    return None  # not reached: the last try returns

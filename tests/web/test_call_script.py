@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp import web
+from sqlalchemy.exc import OperationalError
 
 from telephony.auth import Passwords
 from telephony.config import AgentConfig
@@ -268,6 +269,32 @@ async def test_the_store_s_first_assignment_wins_over_a_new_choice(
     await until(lambda: len(inbox.of("call")) >= 2)
     update = inbox.of("call")[-1]["pop"]["script"]
     assert update["key"] == "phone_sale_tr" and update["reason"] == ["assigned before the restart"]
+    await inbox.close()
+
+
+async def test_a_locked_database_delays_the_script_s_assignment_and_loses_nothing(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite under a burst: "database is locked" is tried again, as every store write."""
+    monkeypatch.setattr("telephony.store.retry.WRITE_RETRY_DELAYS", (0.01,))
+    real = served.scripts.assign
+    tries: list[str] = []
+
+    async def locked_once(call_id: str, script: CallScript) -> Any:
+        tries.append(call_id)
+        if len(tries) == 1:
+            raise OperationalError("UPDATE calls", {}, Exception("database is locked"))
+        return await real(call_id, script)
+
+    monkeypatch.setattr(served.scripts, "assign", locked_once)
+    inbox = Inbox(served.push.hub, "alice")
+    pops = served.push.pops
+    pops.on_snapshot(call_snapshot("c-locked"))
+    await until(lambda: inbox.of("pop"))
+    pops.on_snapshot(call_snapshot("c-locked", phase="talking", offered_to=(), agent_id="alice"))
+    await until(lambda: len(tries) == 2 and served.live._tasks == set())
+    stored = await served.scripts.for_call("c-locked")
+    assert stored is not None and stored.key == "inbound_sale_tr"
     await inbox.close()
 
 
