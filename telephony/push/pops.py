@@ -116,7 +116,8 @@ class Pops:
             self._store_script(track)
             self._on_talking(track.talking, call_id)
         offered = {str(a) for a in call.get("offered_to") or []}
-        for new in sorted(offered - track.popped - track.waiting):
+        new = offered - track.popped - track.waiting
+        if new:
             self._offer(track, new)
         keep = {track.talking} if track.talking else set()
         for gone in sorted((track.popped | track.waiting) - offered - keep):
@@ -127,11 +128,12 @@ class Pops:
         if phase == "ended":
             self._end(call_id, track)
 
-    def _offer(self, track: _Track, agent: str) -> None:
+    def _offer(self, track: _Track, agents: set[str]) -> None:
+        """Ring-all offers several agents at once: one message, serialised once."""
         if track.context is not None:
-            self._send_pop(track, {agent}, "pop")
+            self._send_pop(track, agents, "pop")
             return
-        track.waiting.add(agent)
+        track.waiting |= agents
         if track.budget is None:
             track.budget = asyncio.get_running_loop().call_later(
                 self._budget_s, self._budget_over, track

@@ -151,6 +151,9 @@ async def test_a_history_read_without_await_pops_at_once_and_a_failing_one_falls
     assert published == ["pop"]  # c2 waits for its read in a task
     await asyncio.sleep(0.01)
     assert published == ["pop", "pop"] and asked == ["c2"]
+    # Ring-all: both agents offered in one change get one message (one serialisation).
+    pops.on_snapshot({**call_snapshot(offered_to=("carol", "dave")), "id": "c3"})
+    assert published == ["pop", "pop", "pop"]
     await pops.close()
 
 
