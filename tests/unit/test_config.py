@@ -129,6 +129,7 @@ no_agent_retry_s = -1
 max_wait_s = "soon"
 log_level = "loud"
 log_json = "maybe"
+ari_connections = 0
 
 [[agents]]
 id = "Bad Id"
@@ -150,12 +151,13 @@ endpoint = "agent2001"
         "max_wait_s = 'soon': must be a number of seconds > 0",
         "log_level = 'loud': must be one of debug, info, warning, error",
         "log_json = 'maybe': must be a boolean",
+        "ari_connections = 0: must be an integer 1..5000, below Asterisk's http.conf",
         "agents[0].id = 'Bad Id': must be a slug",
         "agents[0].name = '': must be a string of 1..80 characters",
         "agents[0].endpoint = 'agent2001': must be an Asterisk dial string like PJSIP/agent2001",
     ]:
         assert expected in message
-    assert len(lines) == 13
+    assert len(lines) == 14
     assert "short7!" not in message
     assert "hunter22" not in message
 
