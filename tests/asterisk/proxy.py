@@ -1,4 +1,5 @@
-"""A TCP relay between the service and Asterisk that a test can cut, like a network blip."""
+"""A TCP relay between the service and Asterisk that a test can cut, like a network blip,
+or slow down (everything Asterisk sends arrives `delay_s` later, in order)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ class CuttableProxy:
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self._refusing = False
+        self.delay_s = 0.0  # added to everything Asterisk sends (events, REST answers)
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
@@ -44,7 +46,35 @@ class CuttableProxy:
             writer.transport.abort()
             return
         self._writers |= {writer, up_writer}
-        await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+        await asyncio.gather(self._pipe(reader, up_writer), self._late_pipe(up_reader, writer))
+
+    async def _late_pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Asterisk -> the service: each chunk written `delay_s` after it came, in order."""
+        chunks: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+        loop = asyncio.get_running_loop()
+
+        async def later() -> None:
+            with contextlib.suppress(ConnectionError, OSError):
+                while True:
+                    due, data = await chunks.get()
+                    await asyncio.sleep(max(0.0, due - loop.time()))
+                    if not data:
+                        return
+                    writer.write(data)
+                    await writer.drain()
+
+        sender = asyncio.ensure_future(later())
+        try:
+            with contextlib.suppress(ConnectionError, OSError):
+                while data := await reader.read(65536):
+                    chunks.put_nowait((loop.time() + self.delay_s, data))
+            chunks.put_nowait((loop.time() + self.delay_s, b""))
+            await sender
+        finally:
+            sender.cancel()
+            self._writers.discard(writer)
+            with contextlib.suppress(Exception):
+                writer.transport.abort()
 
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:

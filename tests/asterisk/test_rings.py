@@ -15,6 +15,7 @@ from telephony.auth import ensure_user
 from telephony.world.controller import Leg, PhoneBehaviour, World
 
 from .conftest import StartService, eventually, set_phones
+from .proxy import CuttableProxy
 
 FAST = {"fast": {"segments_ms": [500, 500]}}  # cycle 1 s
 
@@ -79,6 +80,28 @@ async def test_nobody_answering_escalates_exactly_at_the_deadline(
     assert record.outcome == "answered"
     assert record.system_answered_at is not None and record.answered_ring is None
     assert record.escalations and record.escalations[0]["step"] == "queue"
+
+
+async def test_the_callers_rings_count_from_the_180_however_late_the_service_hears_of_it(
+    world: World, start_service: StartService, proxy: CuttableProxy
+) -> None:
+    """Everything Asterisk sends reaches the service 0.4 s late (a loaded host, a slow
+    link): the dialplan's 180 is stamped by Asterisk, so the caller still hears 3 rings,
+    not 3.4. Counting from the service's own receipt (or its own ring request) would be
+    0.4 s late here."""
+    service = await start_service(
+        ari_url=f"http://127.0.0.1:{proxy.port}", rings=rings(max_rings=3, agent_rings=3)
+    )
+    set_phones(world, PhoneBehaviour(answer_after=None))
+    proxy.delay_s = 0.4
+    caller = await world.call("908501234567", "+905551113377", "Sevgi")
+    await asyncio.wait_for(caller.answered.wait(), 10)
+    heard_ringing_for = _seconds(caller, "rang_at", "answered_at")
+    assert abs(heard_ringing_for - 3.0) < 0.25, heard_ringing_for
+    await world.hangup(caller)
+    record = await service.ended_call()
+    assert record.escalations and record.escalations[0]["step"] == "queue"
+    assert record.ringing_at == record.arrived_at  # both StasisStart's stamp
 
 
 async def test_ring_all_escalation_rings_everyone_and_first_answer_wins(
