@@ -104,6 +104,26 @@ async def test_the_callers_rings_count_from_the_180_however_late_the_service_hea
     assert record.ringing_at == record.arrived_at  # both StasisStart's stamp
 
 
+async def test_an_agents_rings_count_from_their_phones_ringing_however_late_it_is_heard(
+    world: World, start_service: StartService, proxy: CuttableProxy
+) -> None:
+    """The same 0.4 s lag: the agent's phone rings its 2 rings (the Dial event's own
+    stamp), not 2.4, before the next agent is tried."""
+    await start_service(
+        ari_url=f"http://127.0.0.1:{proxy.port}", rings=rings(max_rings=6, agent_rings=2)
+    )
+    world.set_phone("2001", PhoneBehaviour(answer_after=None))  # Ayşe is offered first
+    world.set_phone("2002", PhoneBehaviour(answer_after=0.5))
+    proxy.delay_s = 0.4
+    caller = await world.call("908501234567", "+905551113388", "Tuna")
+    await asyncio.wait_for(caller.answered.wait(), 15)
+    phone = world.phone_legs["2001"][0]
+    await asyncio.wait_for(phone.ended.wait(), 5)
+    rang = _seconds(phone, "rang_at", "ended_at")
+    assert abs(rang - 2.0) < 0.25, rang
+    await world.hangup(caller)
+
+
 async def test_ring_all_escalation_rings_everyone_and_first_answer_wins(
     world: World, start_service: StartService
 ) -> None:
