@@ -144,7 +144,7 @@ class CallService:
         self._sessions: dict[str, CallSession] = {}
         self._by_channel: dict[str, CallSession] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._writer = writer  # every call's store writes, batched (started with a call)
+        self._writer = writer  # every call's and recording's store writes, batched
         # True once state has been rebuilt after the latest (re)connect.
         self.reconciled = False
         # Outbound legs are routed there first; None: inbound only.
