@@ -96,7 +96,7 @@ class OutboundSession:
             stopping = True  # the task stays `calling`; the next start requeues it
             raise
         finally:
-            self.timers.cancel_all()
+            self.timers.close()
             if not stopping and (self.state is None or not self.state.settled):
                 # Never leave a task `calling`: whatever happened, it is tried again later.
                 await self.calls.settle_quietly(

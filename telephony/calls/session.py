@@ -131,7 +131,7 @@ class CallSession:
             while not self.ended:
                 await self._apply(await self._queue.get())
         finally:
-            self.timers.cancel_all()
+            self.timers.close()
             # The call's writes go on behind it, whatever happens here: never cancelled
             # (a database far behind under load must not lose a call's end), and the
             # service's close waits for the writer too.
