@@ -94,7 +94,7 @@ class AriRest(AriTransport):
         await self.request("POST", f"/channels/{seg(channel_id)}/dial", params)
 
     async def answer(self, channel_id: str) -> None:
-        await self.request("POST", f"/channels/{seg(channel_id)}/answer")
+        await self.request("POST", f"/channels/{seg(channel_id)}/answer", urgent=True)
 
     async def ring(self, channel_id: str) -> None:
         await self.request("POST", f"/channels/{seg(channel_id)}/ring")
@@ -103,7 +103,8 @@ class AriRest(AriTransport):
         await self.request("DELETE", f"/channels/{seg(channel_id)}/ring")
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
-        await self.request("DELETE", f"/channels/{seg(channel_id)}", {"reason": reason})
+        path = f"/channels/{seg(channel_id)}"
+        await self.request("DELETE", path, {"reason": reason}, urgent=True)
 
     async def hold(self, channel_id: str) -> None:
         await self.request("POST", f"/channels/{seg(channel_id)}/hold")

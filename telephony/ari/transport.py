@@ -18,6 +18,7 @@ import yarl
 from pydantic import BaseModel, ValidationError
 
 from telephony.ari.errors import AriError, AriUnavailable, error_for_status
+from telephony.ari.urgent import UrgentFirst
 
 # Scalars ARI takes in the query string; lists are comma-joined (ARI's form for
 # "allowMultiple" parameters: a repeated key would overwrite, not append).
@@ -82,6 +83,7 @@ class AriTransport:
         # Keep it under Asterisk's http.conf `sessionlimit` (ours: 1000; default: 100).
         self._connections = connections
         self._session: aiohttp.ClientSession | None = None
+        self._urgent_first = UrgentFirst()
 
     @property
     def base_url(self) -> str:
@@ -122,15 +124,23 @@ class AriTransport:
         *,
         variables: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
+        urgent: bool = False,
     ) -> Any:
         """Call ARI; return the decoded JSON body, or None when there is none.
 
         `path` is relative to /ari and already escaped (see `seg`). `variables` go in
         the JSON body as ARI's `variables` object; `body` is any other JSON body.
+        `urgent` requests go before ordinary ones (see telephony.ari.urgent).
         """
         if variables is not None:
             body = {**(body or {}), "variables": dict(variables)}
-        text = (await self._send(method, path, params, body)).decode("utf-8", "replace")
+        if urgent:
+            async with self._urgent_first.urgent():
+                content = await self._send(method, path, params, body)
+        else:
+            await self._urgent_first.ordinary()
+            content = await self._send(method, path, params, body)
+        text = content.decode("utf-8", "replace")
         if not text.strip():
             return None
         try:

@@ -45,6 +45,8 @@ class FakeAri:
     replies: dict[tuple[str, str], tuple[int, Any]] = field(default_factory=dict)
     seen: list[Seen] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
+    held: set[str] = field(default_factory=set)  # paths answered only after `release`
+    holding: asyncio.Event = field(default_factory=asyncio.Event)  # a held request came
     base_url: str = ""
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
@@ -61,7 +63,9 @@ class FakeAri:
                 json.loads(text) if text else None,
             )
         )
-        if request.path == "/ari/slow":
+        if request.path in self.held:
+            self.holding.set()
+        if request.path == "/ari/slow" or request.path in self.held:
             await asyncio.wait_for(self.release.wait(), 5)
         status, body = self.replies.get((request.method, request.path), (204, None))
         if body is None:
@@ -400,3 +404,21 @@ async def test_filter_events_sets_the_lists_given(fake: FakeAri, rest: AriRest) 
     assert (first.method, first.path) == ("PUT", "/ari/applications/thirdring/eventFilter")
     assert first.body == {"disallowed": [{"type": "ChannelVarset"}, {"type": "BridgeCreated"}]}
     assert second.body == {"allowed": [{"type": "StasisStart"}], "disallowed": []}
+
+
+async def test_an_answer_in_flight_holds_back_ordinary_requests(
+    fake: FakeAri, rest: AriRest
+) -> None:
+    """A caller's answer goes before a recording's snoop: the snoop leaves only once
+    the answer is back."""
+    fake.held.add("/ari/channels/c1/answer")
+    answer = asyncio.create_task(rest.answer("c1"))
+    await asyncio.wait_for(fake.holding.wait(), 2)
+    snoop = asyncio.create_task(rest.start_moh("c2"))
+    hangup = asyncio.create_task(rest.hangup("c3"))  # urgent too: not held back
+    await hangup
+    await asyncio.sleep(0.05)
+    assert [s.path for s in fake.seen] == ["/ari/channels/c1/answer", "/ari/channels/c3"]
+    fake.release.set()
+    await asyncio.gather(answer, snoop)
+    assert fake.seen[-1].path == "/ari/channels/c2/moh"
