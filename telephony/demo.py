@@ -132,7 +132,7 @@ async def _run(box: Sandbox, port: int, db_path: Path) -> None:
     # Campaigns for the two numbers and a rule for returning callers with an open deal
     # (only those not there yet: an admin's own changes are kept).
     await app[RUNTIME_KEY].scripts.load_defaults(default_library(), SCRIPT_LANGUAGES)
-    await app[RUNTIME_KEY].push.refresh_scripts()  # the first calls' pops have them
+    await app[RUNTIME_KEY].push.prepare()  # the first calls' pops have them
     # The script's words name the company and its kind of business: each advert's own.
     for did, (activity, company, _) in BUSINESSES.items():
         app[CALL_SCRIPTS_KEY].companies[did] = Company(name=company, activity=activity)

@@ -151,7 +151,7 @@ class Runtime:
         await self.ivr.restore()
         self.policies.watch(self.ivr.warm_steps)  # the escalation steps' prompts, ahead
         await self._load_default_scripts()
-        await self.push.refresh_scripts()  # the first call's pop has its script too
+        await self.push.prepare()  # the first call's pop: its script, no reader to open
         rest = AriRest(
             s.ari_url,
             s.ari_username,

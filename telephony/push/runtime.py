@@ -54,14 +54,16 @@ class PushRuntime:
     def use_scripts(
         self, source: ScriptSource, *, zone_of: Callable[[str], tzinfo | None]
     ) -> CallScripts:
-        """Pops carry the call's matched script from now on (see `refresh_scripts`)."""
+        """Pops carry the call's matched script from now on (see `prepare`)."""
         self.pops.scripts = CallScripts(source, zone_of=zone_of)
         return self.pops.scripts
 
-    async def refresh_scripts(self) -> None:
-        """Read the match setup now (at start, before the first call)."""
+    async def prepare(self) -> None:
+        """At start, before the first call: read the script match setup, and open the
+        history's reader, so the first call's pop has its script and waits for neither."""
         if self.pops.scripts is not None:
             await self.pops.scripts.refresh()
+        self.history.warm_up()
 
     def watch(self, calls: Watched) -> None:
         self._calls = calls

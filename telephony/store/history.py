@@ -110,6 +110,9 @@ class CallerContext:
         return bool(self.last_calls)
 
 
+_NOBODY = "+0"  # no E.164 number is this short
+
+
 class History:
     def __init__(self, engine: AsyncEngine) -> None:
         self._engine = engine
@@ -136,6 +139,12 @@ class History:
         if self._reader is not None:
             self._reader.dispose()
             self._reader = None
+
+    def warm_up(self) -> None:
+        """Open the synchronous reader's connection and compile its reads now (a number
+        that matches nothing): else the first call's pop pays for both, ~10 ms under
+        load, on the loop."""
+        self.caller_context_now(_NOBODY)
 
     def caller_context_now(
         self,

@@ -48,7 +48,7 @@ async def test_a_real_call_pops_with_the_script_its_campaign_rule_matched(
         ],
         who="test",
     )
-    await runtime.push.refresh_scripts()
+    await runtime.push.prepare()
     _, meeting = await scripts.version("meeting_en", 1)
     await ensure_user(runtime.store, AGENT_USER, PASSWORD, "agent", "ayse")
     await runtime.presence.pause("mehmet", "training", "test")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.pool import QueuePool
 
 from telephony.store.callbacks import CallbackStore
 from telephony.store.history import History
@@ -81,3 +82,26 @@ async def test_an_anonymous_caller_has_no_context(engine: AsyncEngine) -> None:
     history = History(engine)
     assert (await history.caller_context(None)).last_calls == []
     await history.close()
+
+
+async def test_warm_up_opens_the_reader_before_the_first_call(
+    engine: AsyncEngine, store: CallStore
+) -> None:
+    """At start the reader's connection is opened (a number that matches nothing): the
+    first call's pop does not pay for it. PostgreSQL has no such reader: nothing to do."""
+    await seed(engine, store)
+    history = History(engine)
+    try:
+        history.warm_up()
+        reader = history._reader
+        if engine.dialect.name == "sqlite":
+            assert reader is not None
+            assert isinstance(reader.pool, QueuePool)
+            assert reader.pool.checkedin() == 1  # open, back in the pool for the first pop
+        else:
+            assert reader is None
+        context = history.caller_context_now(NUMBER)  # the same connection answers
+        if context is not None:
+            assert context.returning
+    finally:
+        await history.close()
