@@ -221,13 +221,16 @@ class InboundPolicy:
 
     def _agent_limit(self, state: CallState, rings_from: datetime) -> datetime:
         """An agent rings `agent_rings` at most (counted from `rings_from`), and never
-        past the caller's deadline before it escalates, unless the first step is
-        ring-all (then the ringing agent keeps ringing while the others join)."""
+        past the caller's deadline before it escalates, unless the first step keeps the
+        agents ringing: ring-all (the others join) or the queue (the caller hears music
+        instead of rings, and the agent ringing may be about to answer). Cut at the
+        deadline, a burst's 200 ringing legs were hung up and dialled anew at once, and
+        the callers' answers (their 200 OKs) waited behind those SIP requests."""
         limit = rings_from + state.plan.agent_limit
         deadline = state.ringing_since + state.plan.deadline
         steps = state.plan.escalation
-        joins = bool(steps) and steps[0].kind == "ring_all"
-        if state.next_step == 0 and not state.system_answered and not joins:
+        rings_on = bool(steps) and steps[0].kind in ("ring_all", "queue")
+        if state.next_step == 0 and not state.system_answered and not rings_on:
             # Just after the caller's deadline, never at it: the escalation (the caller
             # answered) must not wait behind the agent's ring-out, whose hangup and
             # next dial took seconds at 200 calls at once when it happened to go first.

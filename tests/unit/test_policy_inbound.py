@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -80,9 +81,9 @@ def test_reserved_agent_is_dialled_for_at_most_agent_rings(policy: InboundPolicy
     assert commands == [
         m.RecordFacts(fields={"agent_id": "ayse", "agent_channel_id": "c1-agent-1"}),
         m.DialAgent(agent_id="ayse", endpoint="PJSIP/ayse", channel_id="c1-agent-1"),
-        # Not ringing yet: 5 s to start ringing, never past the caller's deadline (just
-        # after it: the escalation goes first).
-        m.StartTimer(key="agent_ring:1", at=at(6) + DEADLINE_FIRST),
+        # Not ringing yet: 5 s to start ringing, then `agent_rings` (the first step, the
+        # queue, keeps agents ringing past the caller's deadline).
+        m.StartTimer(key="agent_ring:1", at=at(5 + 4)),
     ]
     # The agent's rings count from when the phone really rings.
     _, commands = policy.decide(state, m.AgentRinging(channel_id="c1-agent-1"), at(0.5))
@@ -99,10 +100,31 @@ def test_a_phone_that_never_starts_ringing_is_unreachable_not_a_miss(
     assert m.ReleaseAgent(agent_id="ayse", missed=False, pause=False) in commands
 
 
-def test_an_agent_never_rings_past_the_callers_deadline(policy: InboundPolicy) -> None:
-    state, _ = policy.start("c1", "caller", T0, PLAN)
+@pytest.mark.parametrize("first_step", ["voicemail", "callback_offer", "message", "external"])
+def test_an_agent_never_rings_past_the_deadline_of_a_step_that_takes_the_caller(
+    policy: InboundPolicy, first_step: str
+) -> None:
+    plan = replace(PLAN, escalation=(Escalation(first_step, dial="+902120000000"),))  # type: ignore[arg-type]
+    state, _ = policy.start("c1", "caller", T0, plan)
     _, commands = policy.decide(state, offer("ayse"), at(5))  # 1 s before the deadline
+    # Just after the deadline, never at it: the escalation goes first.
     assert m.StartTimer(key="agent_ring:1", at=at(6) + DEADLINE_FIRST) in commands
+
+
+def test_an_agent_ringing_into_the_queue_rings_on_and_can_answer(policy: InboundPolicy) -> None:
+    """The queue (the default first step) answers the caller with music at the deadline;
+    the agent already ringing rings their full `agent_rings` and may still answer."""
+    state, _ = policy.start("c1", "caller", T0, PLAN)
+    state, _ = policy.decide(state, offer("ayse"), at(5))  # 1 s before the deadline
+    state, commands = policy.decide(state, m.AgentRinging(channel_id="c1-agent-1"), at(5.2))
+    assert commands == [m.StartTimer(key="agent_ring:1", at=at(9.2))]
+    state, commands = policy.decide(state, m.TimerFired(key="deadline"), at(6))
+    assert m.AnswerCaller(channel_id="caller") in commands
+    assert not [c for c in commands if isinstance(c, m.HangupChannel)]
+    assert [leg.agent_id for leg in state.legs] == ["ayse"]
+    state, commands = policy.decide(state, m.AgentAnswered(channel_id="c1-agent-1"), at(7))
+    assert state.phase is Phase.TALKING
+    assert m.StopMoh(channel_id="caller") in commands
 
 
 def test_answer_bridges_records_and_stores_the_ring(policy: InboundPolicy) -> None:
@@ -196,8 +218,7 @@ def test_deadline_escalates_to_queue_system_answers_with_music(policy: InboundPo
     state = offering(policy)
     state, commands = policy.decide(state, m.TimerFired(key="agent_ring:1"), at(4))
     state, commands = policy.decide(state, offer("mehmet"), at(4))
-    capped = at(6) + DEADLINE_FIRST  # at the deadline, after the escalation
-    assert m.StartTimer(key="agent_ring:2", at=capped) in commands
+    assert m.StartTimer(key="agent_ring:2", at=at(4 + 5 + 4)) in commands  # rings into the queue
     state, commands = policy.decide(state, m.TimerFired(key="deadline"), at(6))
     assert m.AnswerCaller(channel_id="caller") in commands
     assert m.StartMoh(channel_id="caller", moh_class="default") in commands

@@ -14,6 +14,7 @@ from telephony.policy import messages as m
 from telephony.policy.inbound import (
     DEADLINE_FIRST,
     CallState,
+    Escalation,
     InboundPolicy,
     Limits,
     Phase,
@@ -28,14 +29,18 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def plan(*, min_rings: float = 0, agent_rings: float = 3) -> RingPlan:
+def plan(
+    *, min_rings: float = 0, agent_rings: float = 3, first_step: str = "voicemail"
+) -> RingPlan:
     # A 2-second cycle: 3 rings = the deadline 6 s after the caller's ringback starts.
+    # The first step takes the caller away from the agents (so their rings are capped).
     return RingPlan(
         cadence="t",
         cycle=timedelta(seconds=2),
         max_rings=3,
         min_rings=min_rings,
         agent_rings=agent_rings,
+        escalation=(Escalation(first_step),),  # type: ignore[arg-type]
     )
 
 
