@@ -24,6 +24,7 @@ from telephony.ari import (
     NotFound,
     Unprocessable,
 )
+from telephony.ari.urgent import UrgentFirst
 
 USER, PASSWORD = "thirdring", "s3cr3t-Pa55"
 CHANNEL = {"id": "1714558272.42", "name": "PJSIP/world-00000007", "state": "Up"}
@@ -409,8 +410,9 @@ async def test_filter_events_sets_the_lists_given(fake: FakeAri, rest: AriRest) 
 async def test_an_answer_in_flight_holds_back_ordinary_requests(
     fake: FakeAri, rest: AriRest
 ) -> None:
-    """A caller's answer goes before a recording's snoop: the snoop leaves only once
-    the answer is back."""
+    """In a burst, a caller's answer goes before a recording's snoop: the snoop leaves
+    only once the answer is back (a burst of 1 here, for one held answer)."""
+    rest._urgent_first = UrgentFirst(burst=1)
     fake.held.add("/ari/channels/c1/answer")
     answer = asyncio.create_task(rest.answer("c1"))
     await asyncio.wait_for(fake.holding.wait(), 2)
