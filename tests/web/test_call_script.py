@@ -15,6 +15,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+import structlog
+import structlog.testing
 from aiohttp import web
 from sqlalchemy.exc import OperationalError
 
@@ -295,6 +297,36 @@ async def test_a_locked_database_delays_the_script_s_assignment_and_loses_nothin
     await until(lambda: len(tries) == 2 and served.live._tasks == set())
     stored = await served.scripts.for_call("c-locked")
     assert stored is not None and stored.key == "inbound_sale_tr"
+    await inbox.close()
+
+
+async def test_a_database_away_at_stop_holds_the_stop_no_longer_than_its_bound(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An assignment still being tried again when the service stops is given up after
+    the bound (logged), not after its minute of retries."""
+    monkeypatch.setattr("telephony.store.retry.WRITE_RETRY_DELAYS", (60.0,))
+    tries: list[str] = []
+
+    async def away(call_id: str, script: CallScript) -> Any:
+        tries.append(call_id)
+        raise OperationalError("UPDATE calls", {}, ConnectionRefusedError(111, "refused"))
+
+    monkeypatch.setattr(served.scripts, "assign", away)
+    inbox = Inbox(served.push.hub, "alice")
+    pops = served.push.pops
+    pops.on_snapshot(call_snapshot("c-away"))
+    await until(lambda: inbox.of("pop"))
+    pops.on_snapshot(call_snapshot("c-away", phase="talking", offered_to=(), agent_id="alice"))
+    await until(lambda: tries == ["c-away"])
+    scripts = pops.scripts
+    assert scripts is not None
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    with structlog.testing.capture_logs() as logs:
+        await scripts.close(within_s=0.05)
+    assert loop.time() - started < 5
+    assert any(e["event"] == "scripts.assignments_left_at_close" for e in logs)
     await inbox.close()
 
 
