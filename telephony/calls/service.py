@@ -38,13 +38,14 @@ from telephony.calls.executor import CommandExecutor
 from telephony.calls.legs import DIAL_ENDED
 from telephony.calls.presence import AgentPresence
 from telephony.calls.queue import QueueInfo
-from telephony.calls.session import WRITE_FLUSH_S, CallSession
+from telephony.calls.session import CallSession
 from telephony.numbers import normalise_number
 from telephony.policy import messages as m
 from telephony.policy.inbound import Hold, InboundPolicy, Phase, RingPlan, event_time
 from telephony.recording.keeper import RecordingKeeper, is_recording_channel
 from telephony.store.holds import HoldStore
 from telephony.store.repo import CallRecord, CallStore
+from telephony.store.retry import WRITE_FLUSH_S
 from telephony.store.writer import StoreWriter
 
 log = structlog.get_logger("telephony.calls")

@@ -19,12 +19,10 @@ import structlog
 from telephony.calls.timers import SessionTimers
 from telephony.policy.inbound import CallState, InboundPolicy, Phase, PolicyError, RingPlan
 from telephony.policy.messages import CallEvent, Command, RecordHold, TimerFired
-from telephony.store.retry import Write
+from telephony.store.retry import WRITE_FLUSH_S, Write
 from telephony.store.writer import StoreWriter
 
 log = structlog.get_logger("telephony.calls")
-
-WRITE_FLUSH_S = 10.0
 
 
 class Executor(Protocol):

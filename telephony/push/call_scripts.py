@@ -40,11 +40,9 @@ from telephony.push.script_facts import call_facts
 from telephony.scripts.matching import choose
 from telephony.scripts.model import CallFacts, CallScript, Campaign, MatchSetup
 from telephony.store.history import CallerContext
-from telephony.store.retry import write_with_retry
+from telephony.store.retry import WRITE_FLUSH_S, write_with_retry
 
 log = structlog.get_logger("telephony.push.scripts")
-
-CLOSE_WITHIN_S = 10.0  # as the call writes' at the service's stop (WRITE_FLUSH_S)
 
 DEFAULT_REFRESH_S = 1.0
 
@@ -191,7 +189,7 @@ class CallScripts:
         task.add_done_callback(self._tasks.discard)
         return task
 
-    async def close(self, within_s: float = CLOSE_WITHIN_S) -> None:
+    async def close(self, within_s: float = WRITE_FLUSH_S) -> None:
         """Writes under way get `within_s` to finish, then are cancelled (logged): with
         the database away a write is tried again for about a minute, and the service's
         stop waited for all of it (53 s in a test that drops the database first)."""

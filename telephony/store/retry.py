@@ -17,6 +17,9 @@ T = TypeVar("T")
 
 # A locked SQLite, a PostgreSQL restart: about a minute in all.
 WRITE_RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+# How long a call's end, or the service's stop, waits for writes still queued or being
+# tried again: a stop must not wait out the whole minute above.
+WRITE_FLUSH_S = 10.0
 
 
 def transient(error: Exception) -> bool:

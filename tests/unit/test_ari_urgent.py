@@ -36,39 +36,41 @@ async def test_ordinary_waits_until_the_burst_is_below_its_size() -> None:
     assert gate.in_flight == 0
 
 
-async def test_ordinary_never_waits_longer_than_the_cap() -> None:
-    """A stream of urgent requests must not starve the rest."""
-    gate = UrgentFirst(burst=1, max_hold_s=0.02)
-    never = asyncio.Event()
-
-    async def stuck() -> None:
-        async with gate.urgent():
-            await never.wait()
-
-    task = asyncio.create_task(stuck())
-    await asyncio.sleep(0)
-    await asyncio.wait_for(gate.ordinary(), 1)
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
-    assert gate.in_flight == 0  # a cancelled urgent request is counted out too
-
-
-async def test_below_a_burst_nothing_waits() -> None:
-    """A steady stream of calls keeps a few urgent requests out: dials go at once."""
-    gate = UrgentFirst(burst=8, max_hold_s=60)
+async def stuck(gate: UrgentFirst, count: int) -> list[asyncio.Task[None]]:
+    """`count` urgent requests in flight that never come back (cancel them)."""
     never = asyncio.Event()
 
     async def out() -> None:
         async with gate.urgent():
             await never.wait()
 
-    tasks = [asyncio.create_task(out()) for _ in range(7)]
+    tasks = [asyncio.create_task(out()) for _ in range(count)]
     await asyncio.sleep(0)
-    assert gate.in_flight == 7
-    await asyncio.wait_for(gate.ordinary(), 1)
+    return tasks
+
+
+async def cancel(tasks: list[asyncio.Task[None]]) -> None:
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+async def test_ordinary_never_waits_longer_than_the_cap() -> None:
+    """A stream of urgent requests must not starve the rest."""
+    gate = UrgentFirst(burst=1, max_hold_s=0.02)
+    tasks = await stuck(gate, 1)
+    await asyncio.wait_for(gate.ordinary(), 1)
+    await cancel(tasks)
+    assert gate.in_flight == 0  # a cancelled urgent request is counted out too
+
+
+async def test_below_a_burst_nothing_waits() -> None:
+    """A steady stream of calls keeps a few urgent requests out: dials go at once."""
+    gate = UrgentFirst(burst=8, max_hold_s=60)
+    tasks = await stuck(gate, 7)
+    assert gate.in_flight == 7
+    await asyncio.wait_for(gate.ordinary(), 1)
+    await cancel(tasks)
 
 
 def test_a_burst_below_one_is_refused() -> None:

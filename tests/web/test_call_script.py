@@ -274,6 +274,16 @@ async def test_the_store_s_first_assignment_wins_over_a_new_choice(
     await inbox.close()
 
 
+async def answered_by_alice(served: Served, call_id: str) -> Inbox:
+    """The call pops on Alice's screen, then she answers it (its script is assigned)."""
+    inbox = Inbox(served.push.hub, "alice")
+    pops = served.push.pops
+    pops.on_snapshot(call_snapshot(call_id))
+    await until(lambda: inbox.of("pop"))
+    pops.on_snapshot(call_snapshot(call_id, phase="talking", offered_to=(), agent_id="alice"))
+    return inbox
+
+
 async def test_a_locked_database_delays_the_script_s_assignment_and_loses_nothing(
     served: Served, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -289,11 +299,7 @@ async def test_a_locked_database_delays_the_script_s_assignment_and_loses_nothin
         return await real(call_id, script)
 
     monkeypatch.setattr(served.scripts, "assign", locked_once)
-    inbox = Inbox(served.push.hub, "alice")
-    pops = served.push.pops
-    pops.on_snapshot(call_snapshot("c-locked"))
-    await until(lambda: inbox.of("pop"))
-    pops.on_snapshot(call_snapshot("c-locked", phase="talking", offered_to=(), agent_id="alice"))
+    inbox = await answered_by_alice(served, "c-locked")
     await until(lambda: len(tries) == 2 and served.live._tasks == set())
     stored = await served.scripts.for_call("c-locked")
     assert stored is not None and stored.key == "inbound_sale_tr"
@@ -313,13 +319,9 @@ async def test_a_database_away_at_stop_holds_the_stop_no_longer_than_its_bound(
         raise OperationalError("UPDATE calls", {}, ConnectionRefusedError(111, "refused"))
 
     monkeypatch.setattr(served.scripts, "assign", away)
-    inbox = Inbox(served.push.hub, "alice")
-    pops = served.push.pops
-    pops.on_snapshot(call_snapshot("c-away"))
-    await until(lambda: inbox.of("pop"))
-    pops.on_snapshot(call_snapshot("c-away", phase="talking", offered_to=(), agent_id="alice"))
+    inbox = await answered_by_alice(served, "c-away")
     await until(lambda: tries == ["c-away"])
-    scripts = pops.scripts
+    scripts = served.push.pops.scripts
     assert scripts is not None
     loop = asyncio.get_running_loop()
     started = loop.time()
