@@ -24,6 +24,8 @@ from telephony.alarms import Alarm
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The pop's target is tens of milliseconds; the tail shows load.
 POP_BUCKETS = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# The deadline's answer is meant to leave within milliseconds of its time.
+LATE_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +59,12 @@ class Metrics:
             buckets=POP_BUCKETS,
             registry=self.registry,
         )
+        self.deadline_answers = Histogram(
+            "thirdring_deadline_answer_late_seconds",
+            "How late after the caller's deadline the system's answer was sent",
+            buckets=LATE_BUCKETS,
+            registry=self.registry,
+        )
         self._collector = _LiveCollector(live)
         self.registry.register(self._collector)
 
@@ -75,6 +83,10 @@ class Metrics:
 
     def on_escalation(self, step: str) -> None:
         self.escalations.labels(step=step).inc()
+
+    def on_deadline_answer(self, late_s: float) -> None:
+        """From the answering threads (prometheus_client's metrics are thread-safe)."""
+        self.deadline_answers.observe(max(late_s, 0.0))
 
 
 class _LiveCollector(Collector):

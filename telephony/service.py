@@ -18,6 +18,7 @@ from aiohttp import web
 
 from telephony.alarms import Alarms
 from telephony.ari import AriEventStream, AriRest, NotFound
+from telephony.ari.punctual import PunctualAnswers
 from telephony.auth import AuthOptions
 from telephony.calls.agents import AgentPool
 from telephony.calls.ivr_runtime import IvrRuntime
@@ -158,6 +159,13 @@ class Runtime:
             s.ari_password.get_secret_value(),
             connections=s.ari_connections,
         )
+        # The deadline's answers, sent on time by threads of their own (see the module).
+        punctual = PunctualAnswers(
+            s.ari_url,
+            s.ari_username,
+            s.ari_password.get_secret_value(),
+            on_sent=self.metrics.on_deadline_answer,
+        )
         # One writer for the calls' rows and the recordings' (see telephony.store.writer).
         writer = StoreWriter(self.engine)
         self.recorder = RecordingKeeper(
@@ -188,6 +196,7 @@ class Runtime:
             recorder=self.recorder,
             holds=self.holds,
             writer=writer,
+            punctual=punctual,
         )
         self.outbound = OutboundCalls(
             rest=rest,
@@ -217,6 +226,7 @@ class Runtime:
             on_disconnect=self.calls.on_disconnect,
             backoff_max=s.ari_reconnect_max_s,
         )
+        punctual.start()  # its threads stop in the `finally` below
         runner = asyncio.get_running_loop().create_task(self.stream.run())
         log.info("service.started", agents=len(s.agents), ari_url=s.ari_url, app=s.ari_app)
         try:
@@ -229,6 +239,7 @@ class Runtime:
             await self.stream.stop()
             await runner
             await self.calls.close()
+            await asyncio.to_thread(punctual.close)
             await self.ivr.close()
             await self.push.close()
             if self.crm is not None:

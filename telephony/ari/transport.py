@@ -176,7 +176,7 @@ class AriTransport:
                 f"Asterisk unreachable: {detail}", method=method, path=path
             ) from exc
         if status >= 400:
-            message = _error_message(content.decode("utf-8", "replace"))
+            message = error_message(content.decode("utf-8", "replace"))
             raise error_for_status(status, message, method=method, path=path)
         return content
 
@@ -213,7 +213,7 @@ class AriTransport:
             ) from exc
 
 
-def _error_message(text: str) -> str:
+def error_message(text: str) -> str:
     """Asterisk's `{"message": ...}` if present, else the body, shortened."""
     try:
         data = json.loads(text)

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import structlog
 
 from telephony.ari import AriError, AriRest, AriUnavailable, Conflict, NotFound
+from telephony.ari.punctual import PunctualAnswers
 from telephony.calls.legs import bridge_together, create_and_dial
 from telephony.calls.presence import AgentPresence
 from telephony.calls.queue import QueueInfo
@@ -58,6 +59,7 @@ class CommandExecutor:
         holds: HoldStore | None = None,
         ivr_steps: IvrSteps | None = None,
         on_escalation: Callable[[str], None] = lambda step: None,
+        punctual: PunctualAnswers | None = None,
         # Rides out ~15 s of Asterisk being unreachable (a network blip, the ARI socket
         # cut): the call's own task waits, its events queue up behind, nothing is lost.
         retry_delays: tuple[float, ...] = (0.1, 0.2, 0.4, 0.8, 1.6, 2.0, 2.0, 2.0, 2.0, 2.0, 2.0),
@@ -75,6 +77,7 @@ class CommandExecutor:
         self._recorder = recorder
         self._holds = holds
         self._ivr_steps = ivr_steps
+        self._punctual = punctual  # None: every answer is sent when the policy decides it
 
     async def execute(self, session: CallSession, command: m.Command) -> m.CallEvent | None:
         try:
@@ -115,10 +118,14 @@ class CommandExecutor:
                 # Not awaited: the agent's dial and the screen pop need not wait for the
                 # caller's 180. The answer waits for it (see below).
                 session.ringing = asyncio.create_task(self._ring(session, channel))
+            case m.AnswerAt(channel_id=channel, at=at):
+                if self._punctual is not None:
+                    self._punctual.arm(channel, (at - self._clock()).total_seconds())
             case m.AnswerCaller(channel_id=channel):
                 if session.ringing is not None:  # a ring after the answer would be a tone
                     await session.ringing
-                await rest.answer(channel)
+                if not await self._answered_on_time(channel):
+                    await rest.answer(channel)
             case m.DialAgent(agent_id=agent, endpoint=endpoint, channel_id=channel):
                 structlog.contextvars.bind_contextvars(agent_id=agent)  # this call's task only
                 log.info("call.dial_agent", endpoint=endpoint)
@@ -154,6 +161,7 @@ class CommandExecutor:
                 if self._recorder is not None:
                     await self._recorder.start(name, channel, session.did)
             case m.ReturnToDialplan(channel_id=channel, label=label):
+                self._withdraw_answer(channel)
                 await rest.continue_in_dialplan(channel, label=label)
             case m.Announce(channel_id=channel, playback_id=playback):
                 self._on_agent_channel(session, playback)  # its PlaybackFinished comes here
@@ -169,11 +177,29 @@ class CommandExecutor:
                 await self._store_update(session, fields)
             case m.EndCall(outcome=outcome, hangup_by=hangup_by):
                 log.info("call.end", outcome=outcome, hangup_by=hangup_by)
+                self._withdraw_answer(session.caller_channel)
                 await self._store_update(
                     session, {"ended_at": self._clock(), "outcome": outcome, "hangup_by": hangup_by}
                 )
                 self._on_end(session)
         return None
+
+    async def _answered_on_time(self, channel: str) -> bool:
+        """True if the answer armed for the deadline went and Asterisk took it. Withdrawn
+        or failed (it is then sent again as any answer), False."""
+        sent = self._punctual.claim(channel) if self._punctual is not None else None
+        if sent is None:
+            return False
+        try:
+            await sent
+        except AriError as error:
+            log.info("call.punctual_answer_failed", error=str(error))
+            return False
+        return True
+
+    def _withdraw_answer(self, channel: str) -> None:
+        if self._punctual is not None:
+            self._punctual.withdraw(channel)
 
     async def _ring(self, session: CallSession, channel: str) -> None:
         """Ring the caller and tell the call when the 180 left: its rings count from there.

@@ -34,6 +34,7 @@ from telephony.ari import (
     StasisEnd,
     StasisStart,
 )
+from telephony.ari.punctual import PunctualAnswers
 from telephony.calls.executor import CommandExecutor
 from telephony.calls.legs import DIAL_ENDED
 from telephony.calls.presence import AgentPresence
@@ -127,6 +128,7 @@ class CallService:
         recorder: RecordingKeeper | None = None,
         holds: HoldStore | None = None,
         writer: StoreWriter,
+        punctual: PunctualAnswers | None = None,
     ) -> None:
         """`plan_for(did, caller_e164)` resolves a new call's ring policy (read per call,
         so a policy change applies to new calls at once and never to calls in progress)."""
@@ -170,6 +172,7 @@ class CallService:
             holds=holds,
             ivr_steps=self._run_ivr_step,
             on_escalation=lambda step: self.on_escalation(step),
+            punctual=punctual,
         )
 
     # --- events -----------------------------------------------------------------

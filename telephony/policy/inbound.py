@@ -138,6 +138,7 @@ class InboundPolicy:
             ),
             m.StartTimer(key=MAX_WAIT, at=ringing_since + self.limits.max_wait),
             m.StartTimer(key=DEADLINE, at=ringing_since + plan.deadline),
+            *self._answer_at_deadline(state),
         ]
         if not state.put_through:
             at = ringing_since + plan.cycle * plan.min_rings
@@ -237,6 +238,15 @@ class InboundPolicy:
             return min(limit, max(deadline, state.ringing_since) + DEADLINE_FIRST)
         return limit
 
+    @staticmethod
+    def _answer_at_deadline(state: CallState) -> list[m.Command]:
+        """The queue step's answer, armed for the deadline (see `AnswerAt`)."""
+        steps = state.plan.escalation
+        if state.system_answered or not steps or steps[0].kind != "queue":
+            return []
+        at = state.ringing_since + state.plan.deadline
+        return [m.AnswerAt(channel_id=state.caller_channel, at=at)]
+
     def _ring_sent(self, state: CallState, event: m.CallEvent, now: datetime) -> Result:
         """The caller's rings count from their 180, not from the call's start (in a burst
         the 180 leaves later): the deadline, `min_rings` and the agents' limits move with it."""
@@ -247,6 +257,7 @@ class InboundPolicy:
         commands: list[m.Command] = [
             m.RecordFacts(fields={"ringing_at": event.at}),
             m.StartTimer(key=DEADLINE, at=event.at + state.plan.deadline),
+            *self._answer_at_deadline(state),
         ]
         if not state.put_through:
             at = event.at + state.plan.cycle * state.plan.min_rings

@@ -140,6 +140,15 @@ class AnswerCaller(Message):
     channel_id: str
 
 
+class AnswerAt(Message):
+    """The system will answer the caller at `at` (the deadline, when its step answers):
+    sent then however busy the service is. The `AnswerCaller` that follows takes that
+    answer; an earlier `AnswerCaller` (an agent answered) withdraws it."""
+
+    channel_id: str
+    at: datetime
+
+
 class ReserveAgents(Message):
     """Ask the pool for up to `limit` available agents (None: all), not one of `exclude`."""
 
@@ -298,6 +307,7 @@ class EndCall(Message):
 Command = (
     RingCaller
     | AnswerCaller
+    | AnswerAt
     | ReserveAgents
     | ReleaseAgent
     | DialAgent

@@ -64,6 +64,8 @@ async def test_metrics_follow_a_real_call_and_count_pop_and_escalation(
     assert now["thirdring_calls_queued"] == 1 and now["thirdring_calls_ringing"] == 0
     assert now["thirdring_pop_latency_seconds_count"] == 1  # one call, one first pop
     assert 0 < now["thirdring_pop_latency_seconds_sum"] < 1.0
+    # The system's answer at the deadline was sent by the answering clock, not the loop.
+    assert now["thirdring_deadline_answer_late_seconds_count"] == 1
     assert sum(v for k, v in now.items() if k.startswith("thirdring_agents{")) == 2
     await world.hangup(caller)
 

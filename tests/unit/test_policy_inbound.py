@@ -70,6 +70,7 @@ def test_arrival_rings_caller_arms_deadline_and_asks_for_an_agent(policy: Inboun
         m.RecordFacts(fields={"ringing_at": T0, "cadence": "test", "max_rings": 3}),
         m.StartTimer(key="max_wait", at=at(120)),
         m.StartTimer(key="deadline", at=at(6)),
+        m.AnswerAt(channel_id="caller", at=at(6)),  # the queue step's answer, armed
         m.ReserveAgents(exclude=(), limit=1),
     ]
 

@@ -142,3 +142,33 @@ def test_a_caller_the_dialplan_rang_counts_from_then_and_is_not_rung_again(
 def test_a_caller_the_dialplan_did_not_ring_is_rung_by_the_service(policy: InboundPolicy) -> None:
     _, commands = policy.start("c1", "caller", T0, plan())
     assert m.RingCaller(channel_id="caller") in commands
+
+
+def answers_at(commands: list[m.Command]) -> list[datetime]:
+    return [c.at for c in commands if isinstance(c, m.AnswerAt)]
+
+
+def test_the_queue_steps_answer_is_armed_for_the_deadline_and_moves_with_it(
+    policy: InboundPolicy,
+) -> None:
+    state, commands = policy.start("c1", "caller", T0, plan(first_step="queue"))
+    assert answers_at(commands) == [at(6)]
+    state, commands = policy.decide(state, m.CallerRingSent(at=at(0.15)), at(0.16))
+    assert answers_at(commands) == [at(6.15)]  # armed again: it replaces the first
+
+
+@pytest.mark.parametrize("first_step", ["ring_all", "message", "voicemail", "callback_offer"])
+def test_no_answer_is_armed_when_the_first_step_does_not_answer_into_the_queue(
+    policy: InboundPolicy, first_step: str
+) -> None:
+    # ring_all and message do not answer; the IVR steps answer through the IVR's nodes.
+    state, commands = policy.start("c1", "caller", T0, plan(first_step=first_step))
+    state, more = policy.decide(state, m.CallerRingSent(at=at(0.15)), at(0.16))
+    assert answers_at(commands + more) == []
+
+
+def test_the_deadline_still_answers_the_caller_as_before(policy: InboundPolicy) -> None:
+    # The armed answer goes first; the deadline's `AnswerCaller` then takes it.
+    state = offered(policy, first_step="queue")
+    state, commands = policy.decide(state, m.TimerFired(key="deadline"), at(6))
+    assert m.AnswerCaller(channel_id="caller") in commands
