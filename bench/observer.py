@@ -15,6 +15,9 @@ Per agent leg (a channel named `PJSIP/agent...`):
   `DELETE /channels/{id}`), a `Dial` with a final dialstatus (how app_queue ends a
   member's ring: NOANSWER), or `ChannelDestroyed`;
 - `destroyed_at`: `ChannelDestroyed` (the leg is gone), the same event for both.
+
+Per caller (any other channel, by its caller number): `callers_up`, the first
+`ChannelStateChange` to Up, i.e. when this Asterisk answered the caller.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from telephony.ari import (
     Channel,
     ChannelDestroyed,
     ChannelHangupRequest,
+    ChannelStateChange,
     Dial,
     UnknownEvent,
     parse_event,
@@ -40,7 +44,9 @@ from telephony.ari import (
 from telephony.ari.transport import basic_auth
 
 OBSERVER_APP = "thirdring-bench-observer"
-_WANTED = frozenset({"ChannelCreated", "Dial", "ChannelHangupRequest", "ChannelDestroyed"})
+_WANTED = frozenset(
+    {"ChannelCreated", "Dial", "ChannelHangupRequest", "ChannelDestroyed", "ChannelStateChange"}
+)
 _IN_PROGRESS = frozenset({"", "RINGING", "PROGRESS", "PROCEEDING"})
 
 
@@ -69,6 +75,7 @@ class RingObserver:
         self._headers = {"Authorization": basic_auth(username, password)}
         self._prefix = leg_prefix
         self.legs: dict[str, LegTimes] = {}
+        self.callers_up: dict[str, datetime] = {}  # caller number -> answered
         self.unparsable = 0
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -94,7 +101,7 @@ class RingObserver:
                 self.take(raw)
 
     def take(self, raw: str | bytes) -> None:
-        """One raw event; only the three kinds we time are parsed into models."""
+        """One raw event; only the kinds we time are parsed into models."""
         try:
             kind = json.loads(raw).get("type")
         except (ValueError, AttributeError):
@@ -131,6 +138,10 @@ class RingObserver:
             leg = self._leg(event.channel.id, event.channel.name)
             if leg is not None:
                 self._ended(leg, at, "hangup_request")
+        elif isinstance(event, ChannelStateChange):
+            channel = event.channel
+            if channel.state == "Up" and not channel.name.startswith(self._prefix):
+                self.callers_up.setdefault(channel.caller.number, at)
         elif isinstance(event, ChannelDestroyed):
             leg = self._leg(event.channel.id, event.channel.name)
             if leg is not None:
