@@ -42,7 +42,9 @@ class Sent:
         self._loop.call_soon_threadsafe(self._one.set)
 
     async def left(self) -> None:
+        """Wait until an answer has left (since the last wait)."""
         await asyncio.wait_for(self._one.wait(), 2)
+        self._one.clear()
 
     async def one(self, answers: PunctualAnswers, channel: str = "caller-1") -> None:
         """Wait until an answer has left, then await its outcome."""
@@ -57,7 +59,9 @@ async def lateness() -> Sent:
     return Sent()
 
 
-def started(url: str, on_sent: Sent, password: str = PASSWORD) -> PunctualAnswers:
+def started(
+    url: str, on_sent: Callable[[float], None], password: str = PASSWORD
+) -> PunctualAnswers:
     punctual = PunctualAnswers(url, USER, password, timeout=2.0, on_sent=on_sent)
     punctual.start()
     return punctual
@@ -170,3 +174,39 @@ async def test_close_withdraws_what_is_armed_and_returns_at_once(
 def test_a_bad_base_url_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="base_url"):
         PunctualAnswers(url, USER, PASSWORD)
+
+
+async def test_a_kept_alive_connection_closed_by_asterisk_meanwhile_costs_no_answer(
+    aiohttp_server: Callable[..., Awaitable[TestServer]], lateness: Sent
+) -> None:
+    fake = FakeAri()
+    app = web.Application()
+    app.router.add_route("*", "/ari/{tail:.*}", fake.handle)
+    server = await aiohttp_server(app, keepalive_timeout=0.05)  # Asterisk's: 15 s
+    punctual = started(f"http://127.0.0.1:{server.port}", lateness)
+    try:
+        punctual.arm("caller-1", 0.0)
+        await lateness.one(punctual)
+        await asyncio.sleep(0.2)  # the peer has closed the idle connection
+        punctual.arm("caller-1", 0.0)
+        await lateness.one(punctual)
+        assert seen(fake) == [f"POST {ANSWER}"] * 2
+    finally:
+        await asyncio.to_thread(punctual.close)
+
+
+async def test_a_sender_failing_unexpectedly_still_settles_the_answer(ari: FakeAri) -> None:
+    # The call awaits the claimed answer: a fault must end that wait, not hang the call.
+    told = Sent()
+
+    def failing(late_s: float) -> None:
+        told(late_s)
+        raise RuntimeError("a bug in a watcher")
+
+    punctual = started(ari.base_url, failing)
+    try:
+        punctual.arm("caller-1", 0.0)
+        with pytest.raises(RuntimeError, match="a bug in a watcher"):
+            await told.one(punctual)
+    finally:
+        await asyncio.to_thread(punctual.close)
