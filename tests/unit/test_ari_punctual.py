@@ -210,3 +210,28 @@ async def test_a_sender_failing_unexpectedly_still_settles_the_answer(ari: FakeA
             await told.one(punctual)
     finally:
         await asyncio.to_thread(punctual.close)
+
+
+async def test_a_fault_on_the_clock_thread_settles_that_answer_and_the_clock_goes_on(
+    ari: FakeAri,
+) -> None:
+    told = Sent()
+    faults: list[str] = []
+
+    def failing_once(late_s: float) -> None:
+        told(late_s)
+        if faults:
+            raise RuntimeError(faults.pop())
+
+    punctual = started(ari.base_url, failing_once)
+    try:
+        punctual.arm("warm-up", 0.0)  # leaves an idle connection: the clock sends itself
+        await told.one(punctual, "warm-up")
+        faults.append("a bug on the clock thread")
+        punctual.arm("caller-1", 0.0)
+        with pytest.raises(RuntimeError, match="on the clock thread"):
+            await told.one(punctual)
+        punctual.arm("caller-2", 0.0)
+        await told.one(punctual, "caller-2")  # the clock still runs
+    finally:
+        await asyncio.to_thread(punctual.close)
