@@ -133,9 +133,11 @@ class PunctualAnswers:
                 return
             self._due[channel_id] = at
             connect_at = max(at - CONNECT_AHEAD_S, at - in_s)
+            earliest = self._heap[0][0] if self._heap else None
             heapq.heappush(self._heap, (connect_at, next(self._order), _CONNECT, channel_id, at))
             heapq.heappush(self._heap, (at, next(self._order), _ANSWER, channel_id, at))
-            self._changed.notify()  # the clock may sleep until a later time
+            if earliest is None or connect_at < earliest:
+                self._changed.notify()  # the clock sleeps until a later time
 
     def claim(self, channel_id: str) -> asyncio.Future[None] | None:
         """The answer sent for `channel_id` (its outcome, to await), or None: nothing was
