@@ -31,10 +31,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Final
 
-import yarl
-
 from telephony.ari.errors import AriError, AriUnavailable, error_for_status
-from telephony.ari.transport import basic_auth, error_message, seg
+from telephony.ari.transport import basic_auth, checked_base_url, error_message, seg
 
 # Replies awaited at once, each on its own connection: a burst of 200 deadlines comes at
 # up to 250 a second, and Asterisk took ~50 ms to answer each there (8 fell behind).
@@ -68,18 +66,16 @@ class PunctualAnswers:
         clock: Callable[[], float] = time.monotonic,
         on_sent: Callable[[float], None] = lambda late_s: None,
     ) -> None:
-        url = yarl.URL(base_url)
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"base_url must be http(s)://host:port, got scheme {url.scheme!r}")
+        url = checked_base_url(base_url)
         self._https = url.scheme == "https"
-        self._host = url.host
+        self._host = url.host or ""  # never empty: checked_base_url
         self._port = url.port
         self._root = url.path.rstrip("/") + "/ari"
         self._headers = {"Authorization": basic_auth(username, password), "Content-Length": "0"}
         self._timeout = timeout
         self._clock = clock
         self._on_sent = on_sent
-        self._changed = threading.Condition()
+        self._changed = threading.Condition()  # guards the maps, the heap and the connections
         self._due: dict[str, float] = {}  # channel -> when, armed and not yet sent
         # (when, order, what, channel, answer's time); may hold withdrawn entries
         self._heap: list[tuple[float, int, int, str, float]] = []
@@ -91,7 +87,6 @@ class PunctualAnswers:
         self._idle: deque[tuple[http.client.HTTPConnection, float]] = deque()  # oldest first
         self._connections: set[http.client.HTTPConnection] = set()  # open: idle or in use
         self._connecting = threading.Lock()  # one connect at a time
-        self._idle_lock = threading.Lock()
         self._closed = False
 
     def start(self) -> None:
@@ -252,7 +247,7 @@ class PunctualAnswers:
         except (OSError, http.client.HTTPException) as exc:
             outcome.set_exception(_unreachable(exc, path))
             return
-        with self._idle_lock:
+        with self._changed:
             self._idle.append((conn, self._clock()))
         if response.status >= 400:
             message = error_message(body)
@@ -264,7 +259,7 @@ class PunctualAnswers:
     def _idle_connection(self) -> http.client.HTTPConnection | None:
         """The most recently used idle connection, if one is fresh enough to reuse."""
         now = self._clock()
-        with self._idle_lock:
+        with self._changed:
             while self._idle:
                 conn, since = self._idle.pop()
                 if now - since < REUSE_WITHIN_S:
@@ -282,12 +277,12 @@ class PunctualAnswers:
                 conn = self._connect()
             except OSError:
                 return  # the answer connects itself, and says why if it cannot
-            with self._idle_lock:
+            with self._changed:
                 self._idle.append((conn, self._clock()))
 
     def _drop_stale(self) -> None:
         now = self._clock()
-        with self._idle_lock:
+        with self._changed:
             while self._idle and now - self._idle[0][1] >= REUSE_WITHIN_S:
                 self._drop(self._idle.popleft()[0])
 

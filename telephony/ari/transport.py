@@ -42,6 +42,17 @@ def basic_auth(username: str, password: str) -> str:
     return f"Basic {token}"
 
 
+def checked_base_url(base_url: str) -> yarl.URL:
+    """Asterisk's http(s)://host:port, refused (without echoing it) if it is not one or
+    carries credentials (they go in username/password)."""
+    url = yarl.URL(base_url)
+    if url.user or url.password:
+        raise ValueError("base_url must not contain credentials; pass username/password")
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError(f"base_url must be http(s)://host:port, got scheme {url.scheme!r}")
+    return url
+
+
 def encode_query(params: Mapping[str, QueryValue]) -> dict[str, str]:
     """ARI query string: None dropped, bools as true/false, lists comma-joined."""
     out: dict[str, str] = {}
@@ -69,12 +80,7 @@ class AriTransport:
         timeout: float = 5.0,
         connections: int = 100,
     ) -> None:
-        url = yarl.URL(base_url)
-        if url.user or url.password:
-            # aiohttp would refuse it anyway; refuse early without echoing it.
-            raise ValueError("base_url must not contain credentials; pass username/password")
-        if url.scheme not in ("http", "https") or not url.host:
-            raise ValueError(f"base_url must be http(s)://host:port, got scheme {url.scheme!r}")
+        url = checked_base_url(base_url)
         self._base = str(url).rstrip("/") + "/ari"
         self._headers = {"Authorization": basic_auth(username, password)}
         self._timeout = aiohttp.ClientTimeout(total=timeout)

@@ -4,27 +4,22 @@ a fake ARI HTTP peer. Short real delays: the clock is a thread, not the event lo
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from typing import TypeVar
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 
 from telephony.ari import AriError, AriServerError, AriUnavailable, NotFound
 from telephony.ari.punctual import PunctualAnswers
 
-from .test_ari_rest import PASSWORD, USER, FakeAri, free_port
+from .test_ari_rest import PASSWORD, USER, FakeAri, ServerFactory, free_port, serve_fake_ari
 
 ANSWER = "/ari/channels/caller-1/answer"
 
 
 @pytest.fixture
-async def ari(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncIterator[FakeAri]:
-    fake = FakeAri()
-    app = web.Application()
-    app.router.add_route("*", "/ari/{tail:.*}", fake.handle)
-    server = await aiohttp_server(app)
-    fake.base_url = f"http://127.0.0.1:{server.port}"
+async def ari(aiohttp_server: ServerFactory) -> AsyncIterator[FakeAri]:
+    fake = await serve_fake_ari(aiohttp_server)
     yield fake
     fake.release.set()
 
@@ -72,6 +67,20 @@ async def answers(ari: FakeAri, lateness: Sent) -> AsyncIterator[PunctualAnswers
     punctual = started(ari.base_url, lateness)
     yield punctual
     await asyncio.to_thread(punctual.close)  # the loop serves the answers still out
+
+
+E = TypeVar("E", bound=Exception)
+
+
+async def refused(punctual: PunctualAnswers, told: Sent, error: type[E], match: str) -> E:
+    """Arm an answer that fails with `error`; the error (the punctual is closed after)."""
+    try:
+        punctual.arm("caller-1", 0.0)
+        with pytest.raises(error, match=match) as caught:
+            await told.one(punctual)
+        return caught.value
+    finally:
+        await asyncio.to_thread(punctual.close)
 
 
 def seen(ari: FakeAri) -> list[str]:
@@ -139,23 +148,13 @@ async def test_a_wrong_password_is_an_error_without_the_password(
     ari: FakeAri, lateness: Sent
 ) -> None:
     punctual = started(ari.base_url, lateness, password="wrong-password")
-    try:
-        punctual.arm("caller-1", 0.0)
-        with pytest.raises(AriError, match="Authentication required") as caught:
-            await lateness.one(punctual)
-        assert caught.value.status == 401 and "wrong-password" not in str(caught.value)
-    finally:
-        await asyncio.to_thread(punctual.close)
+    error = await refused(punctual, lateness, AriError, "Authentication required")
+    assert error.status == 401 and "wrong-password" not in str(error)
 
 
 async def test_asterisk_unreachable_is_unavailable(lateness: Sent) -> None:
     punctual = started(f"http://127.0.0.1:{free_port()}", lateness)
-    try:
-        punctual.arm("caller-1", 0.0)
-        with pytest.raises(AriUnavailable, match="Asterisk unreachable"):
-            await lateness.one(punctual)
-    finally:
-        await asyncio.to_thread(punctual.close)
+    await refused(punctual, lateness, AriUnavailable, "Asterisk unreachable")
 
 
 async def test_close_withdraws_what_is_armed_and_returns_at_once(
@@ -170,20 +169,19 @@ async def test_close_withdraws_what_is_armed_and_returns_at_once(
     assert answers.armed == 0 and ari.seen == []
 
 
-@pytest.mark.parametrize("url", ["ftp://127.0.0.1:8088", "http://"])
+@pytest.mark.parametrize(
+    "url", ["ftp://127.0.0.1:8088", "http://", "http://ari:secret@127.0.0.1:8088"]
+)
 def test_a_bad_base_url_is_refused(url: str) -> None:
     with pytest.raises(ValueError, match="base_url"):
         PunctualAnswers(url, USER, PASSWORD)
 
 
 async def test_a_kept_alive_connection_closed_by_asterisk_meanwhile_costs_no_answer(
-    aiohttp_server: Callable[..., Awaitable[TestServer]], lateness: Sent
+    aiohttp_server: ServerFactory, lateness: Sent
 ) -> None:
-    fake = FakeAri()
-    app = web.Application()
-    app.router.add_route("*", "/ari/{tail:.*}", fake.handle)
-    server = await aiohttp_server(app, keepalive_timeout=0.05)  # Asterisk's: 15 s
-    punctual = started(f"http://127.0.0.1:{server.port}", lateness)
+    fake = await serve_fake_ari(aiohttp_server, keepalive_timeout=0.05)  # Asterisk's: 15 s
+    punctual = started(fake.base_url, lateness)
     try:
         punctual.arm("caller-1", 0.0)
         await lateness.one(punctual)
@@ -203,13 +201,7 @@ async def test_a_sender_failing_unexpectedly_still_settles_the_answer(ari: FakeA
         told(late_s)
         raise RuntimeError("a bug in a watcher")
 
-    punctual = started(ari.base_url, failing)
-    try:
-        punctual.arm("caller-1", 0.0)
-        with pytest.raises(RuntimeError, match="a bug in a watcher"):
-            await told.one(punctual)
-    finally:
-        await asyncio.to_thread(punctual.close)
+    await refused(started(ari.base_url, failing), told, RuntimeError, "a bug in a watcher")
 
 
 async def test_a_fault_on_the_clock_thread_settles_that_answer_and_the_clock_goes_on(

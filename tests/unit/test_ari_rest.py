@@ -76,13 +76,22 @@ class FakeAri:
         return web.json_response(body, status=status)
 
 
-@pytest.fixture
-async def fake(aiohttp_server: Callable[..., Awaitable[TestServer]]) -> AsyncIterator[FakeAri]:
+ServerFactory = Callable[..., Awaitable[TestServer]]
+
+
+async def serve_fake_ari(aiohttp_server: ServerFactory, **server_options: Any) -> FakeAri:
+    """A FakeAri on 127.0.0.1 (its `base_url` set); options go to aiohttp's server."""
     ari = FakeAri()
     app = web.Application()
     app.router.add_route("*", "/ari/{tail:.*}", ari.handle)
-    server = await aiohttp_server(app)
+    server = await aiohttp_server(app, **server_options)
     ari.base_url = f"http://127.0.0.1:{server.port}"
+    return ari
+
+
+@pytest.fixture
+async def fake(aiohttp_server: ServerFactory) -> AsyncIterator[FakeAri]:
+    ari = await serve_fake_ari(aiohttp_server)
     yield ari
     ari.release.set()
 
